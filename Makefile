@@ -1,0 +1,35 @@
+# The two commands README.md starts with: `make up` and `make test`.
+.PHONY: up setup setup-dev test test-fast lint typecheck e2e bench clean
+
+up: setup
+	.venv/bin/cryptopulse up
+
+setup:
+	scripts/setup.sh runtime
+
+setup-dev:
+	scripts/setup.sh dev
+
+lint: setup-dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	cd services/dashboard && npm run --silent lint
+
+typecheck: setup-dev
+	.venv/bin/mypy
+
+# Everything: lint, types, dashboard unit tests, and every pytest test including the slow
+# end-to-end ones (real Kafka, Spark, uvicorn). This is what .ci/run calls.
+test: lint typecheck
+	cd services/dashboard && npm test --silent
+	.venv/bin/pytest
+
+# The quick loop: no end-to-end tests.
+test-fast: setup-dev
+	.venv/bin/pytest -m "not e2e"
+
+e2e: setup-dev
+	.venv/bin/pytest -m e2e
+
+clean:
+	rm -rf .cryptopulse services/dashboard/dist

@@ -1,0 +1,201 @@
+"""The ``cryptopulse`` command: run the whole pipeline locally, or one stage of it.
+
+Every setting is an environment variable and a flag of the same name (``API_PORT`` and
+``--api-port``); ``cryptopulse <command> --help`` lists them with their defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from cryptopulse_api.settings import ApiSettings
+from cryptopulse_common.contract import ALL_TOPICS
+from cryptopulse_common.logs import configure, event
+from cryptopulse_common.settings import (
+    add_settings_arguments,
+    explicit_settings,
+    load_settings,
+    settings_as_env,
+)
+from cryptopulse_local.settings import DASHBOARD_DIST, LocalSettings
+from cryptopulse_producer.settings import ProducerSettings
+from cryptopulse_stream.settings import StreamSettings
+
+ALL_SETTINGS: list[type[BaseSettings]] = [
+    LocalSettings,
+    ProducerSettings,
+    StreamSettings,
+    ApiSettings,
+]
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    stop.wait()
+
+
+def run_kafka(overrides: dict[str, Any]) -> int:
+    from cryptopulse_local.kafka_broker import LocalKafka
+
+    local = load_settings(LocalSettings, overrides)
+    configure("kafka", local.log_level, local.log_format)
+    host, port = local.kafka_host_port
+    broker = LocalKafka(
+        data_dir=local.state_dir / "kafka",
+        cache_dir=local.cache_dir,
+        host=host,
+        port=port,
+        controller_port=local.kafka_controller_port,
+        heap=local.kafka_heap,
+        partitions=local.kafka_partitions,
+    )
+    try:
+        broker.start(topics=ALL_TOPICS)
+        print(
+            f"Kafka is up at {broker.bootstrap_servers} (log: {broker.log_path}); Ctrl-C stops it",
+            flush=True,
+        )
+        _wait_for_signal()
+    finally:
+        broker.stop()
+    return 0
+
+
+def run_producer(overrides: dict[str, Any]) -> int:
+    from cryptopulse_producer.main import main
+
+    return main(load_settings(ProducerSettings, overrides))
+
+
+def run_stream(overrides: dict[str, Any]) -> int:
+    from cryptopulse_local.spark_jars import spark_kafka_jars
+    from cryptopulse_stream.main import main
+
+    local = load_settings(LocalSettings, overrides)
+    settings = load_settings(StreamSettings, overrides)
+    if not settings.stream_spark_jars:
+        configure("stream", settings.log_level, settings.log_format)
+        jars = spark_kafka_jars(local.cache_dir)
+        settings = settings.model_copy(
+            update={"stream_spark_jars": ",".join(str(jar) for jar in jars)}
+        )
+    return main(settings)
+
+
+def run_api(overrides: dict[str, Any]) -> int:
+    from cryptopulse_api.main import main
+
+    return main(load_settings(ApiSettings, overrides))
+
+
+def run_jars(overrides: dict[str, Any]) -> int:
+    from cryptopulse_local.kafka_broker import kafka_jars
+    from cryptopulse_local.spark_jars import spark_kafka_jars
+
+    local = load_settings(LocalSettings, overrides)
+    configure("jars", local.log_level, local.log_format)
+    kafka = kafka_jars(local.cache_dir)
+    spark = spark_kafka_jars(local.cache_dir)
+    print(
+        f"{len(kafka)} Kafka broker jars and {len(spark)} Spark Kafka source jars cached in "
+        f"{local.cache_dir}"
+    )
+    return 0
+
+
+def up_settings(overrides: dict[str, Any]) -> tuple[LocalSettings, ApiSettings, dict[str, str]]:
+    """Every stage's settings for ``up``, with the values derived from one another filled in."""
+    local = load_settings(LocalSettings, overrides)
+    api = load_settings(ApiSettings, overrides)
+    stream = load_settings(StreamSettings, overrides)
+    producer = load_settings(ProducerSettings, overrides)
+    if "api_dashboard_dir" not in api.model_fields_set and DASHBOARD_DIST.exists():
+        api = api.model_copy(update={"api_dashboard_dir": str(DASHBOARD_DIST)})
+    derived: dict[str, Any] = {}
+    if "stream_ingest_url" not in stream.model_fields_set:
+        derived["stream_ingest_url"] = f"http://{api.api_host}:{api.api_port}/ingest"
+    if "stream_checkpoint_dir" not in stream.model_fields_set:
+        derived["stream_checkpoint_dir"] = str(local.state_dir / "checkpoints" / "stream")
+    stream = stream.model_copy(update=derived)
+    env: dict[str, str] = {}
+    for settings in (local, producer, stream, api):
+        env.update(settings_as_env(settings))
+    return local, api, env
+
+
+def run_up(overrides: dict[str, Any]) -> int:
+    from cryptopulse_local.supervisor import Supervisor
+
+    local, api, env = up_settings(overrides)
+    configure("up", local.log_level, local.log_format)
+    return Supervisor(local=local, api=api, child_env=env).run()
+
+
+COMMANDS: dict[str, tuple[str, list[type[BaseSettings]], Callable[[dict[str, Any]], int]]] = {
+    "up": ("run everything: Kafka, API (+ dashboard), stream job, producer", ALL_SETTINGS, run_up),
+    "kafka": (
+        "run the local Kafka broker (KRaft) and create the topics",
+        [LocalSettings],
+        run_kafka,
+    ),
+    "producer": ("run the producer", [ProducerSettings], run_producer),
+    "stream": ("run the Spark stream job", [StreamSettings, LocalSettings], run_stream),
+    "api": (
+        "run the API server (serves the dashboard when API_DASHBOARD_DIR is set)",
+        [ApiSettings],
+        run_api,
+    ),
+    "jars": ("download and cache the Kafka and Spark Kafka jars", [LocalSettings], run_jars),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cryptopulse",
+        description="Run the cryptopulse pipeline locally. Every setting is an environment "
+        "variable and a flag of the same name (API_PORT / --api-port).",
+    )
+    commands = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
+    for name, (help_text, classes, _run) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_settings_arguments(sub, classes)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    namespace = parser.parse_args(argv)
+    command = namespace._command
+    overrides = explicit_settings(namespace)
+    try:
+        return COMMANDS[command][2](overrides)
+    except ValidationError as error:
+        parser.exit(2, f"cryptopulse {command}: invalid setting:\n{error}\n")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        event(
+            logging.getLogger("cryptopulse"),
+            f"cryptopulse {command} failed: {error}",
+            logging.ERROR,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""``cryptopulse up``: run the broker, the API, the stream job and the producer together.
+
+The broker runs from this process; every other stage is a child process running the same
+``cryptopulse <stage>`` command a developer would type, in its own session so that Ctrl-C
+reaches only this supervisor, which then stops the stages in order: producer (flushes its ticks),
+stream job, API, broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import httpx
+
+from cryptopulse_api.settings import ApiSettings
+from cryptopulse_common.contract import ALL_TOPICS
+from cryptopulse_common.logs import event
+from cryptopulse_local.kafka_broker import LocalKafka
+from cryptopulse_local.settings import LocalSettings
+
+log = logging.getLogger("cryptopulse.up")
+
+# Start order; stopping goes the other way round.
+STAGES = ("api", "stream", "producer")
+STOP_TIMEOUT_SECONDS = {"producer": 30.0, "stream": 60.0, "api": 20.0}
+
+
+@dataclass
+class Stage:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    reader: threading.Thread | None = None
+    reported_exit: bool = False
+
+
+@dataclass
+class Supervisor:
+    local: LocalSettings
+    api: ApiSettings
+    child_env: Mapping[str, str]
+    stages: dict[str, Stage] = field(default_factory=dict)
+    kafka: LocalKafka | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _print_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api.api_host}:{self.api.api_port}"
+
+    def say(self, text: str) -> None:
+        with self._print_lock:
+            print(text, flush=True)
+
+    def _pump(self, name: str, stream: IO[bytes], log_file: IO[bytes]) -> None:
+        label = f"{name:<8}| "
+        for raw in iter(stream.readline, b""):
+            log_file.write(raw)
+            log_file.flush()
+            self.say(label + raw.decode("utf-8", errors="replace").rstrip())
+        log_file.close()
+
+    def start_kafka(self) -> None:
+        host, port = self.local.kafka_host_port
+        self.kafka = LocalKafka(
+            data_dir=self.local.state_dir / "kafka",
+            cache_dir=self.local.cache_dir,
+            host=host,
+            port=port,
+            controller_port=self.local.kafka_controller_port,
+            heap=self.local.kafka_heap,
+            partitions=self.local.kafka_partitions,
+        )
+        self.kafka.start(topics=ALL_TOPICS)
+        self.say(f"  ✓ kafka     {self.kafka.bootstrap_servers} (log: {self.kafka.log_path})")
+
+    def start_stage(self, name: str) -> None:
+        logs_dir = self.local.state_dir / "logs"
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        log_path = logs_dir / f"{name}.log"
+        env = {**os.environ, **self.child_env, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cryptopulse_local.cli", name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        reader = threading.Thread(
+            target=self._pump, args=(name, process.stdout, log_path.open("ab")), daemon=True
+        )
+        reader.start()
+        self.stages[name] = Stage(name, process, log_path, reader)
+
+    def wait_api(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stop.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.api_url}/health", timeout=1.0).status_code == 200:
+                    return True
+            if self.stages["api"].process.poll() is not None:
+                return False
+            self._stop.wait(0.3)
+        return False
+
+    def first_data(self) -> int:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            response = httpx.get(f"{self.api_url}/api/snapshot", timeout=1.0)
+            return len(response.json().get("data", []))
+        return 0
+
+    def check_children(self) -> None:
+        for stage in self.stages.values():
+            code = stage.process.poll()
+            if code is not None and not stage.reported_exit:
+                stage.reported_exit = True
+                self.say(
+                    f"  ✗ {stage.name} exited with code {code}; see {stage.log_path}. "
+                    f"The other stages keep running; restart it with `cryptopulse {stage.name}`."
+                )
+
+    def run(self) -> int:
+        started = time.monotonic()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+        self.say("cryptopulse: starting the local pipeline (Ctrl-C stops everything)")
+        try:
+            self.start_kafka()
+            self.start_stage("api")
+            if not self.wait_api():
+                self.say(f"  ✗ api did not become healthy; see {self.stages['api'].log_path}")
+                return 1
+            self.say(f"  ✓ api       {self.api_url} (health: {self.api_url}/health)")
+            self.start_stage("stream")
+            self.say("  … stream    Spark job starting (first aggregates in ~30-60 s)")
+            self.start_stage("producer")
+            self.say("  ✓ producer  publishing ticks")
+            self.say(f"\n  Dashboard:  {self.api_url}/\n  Metrics:    {self.api_url}/metrics\n")
+            announced = False
+            while not self._stop.is_set():
+                self.check_children()
+                if not announced:
+                    coins = self.first_data()
+                    if coins:
+                        announced = True
+                        elapsed = time.monotonic() - started
+                        self.say(
+                            f"  ✓ live data for {coins} coins after {elapsed:.1f} s "
+                            f"at {self.api_url}/"
+                        )
+                self._stop.wait(1.0)
+            return 0
+        finally:
+            self.shutdown()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._stop.is_set():
+            return
+        self.say(f"\ncryptopulse: {signal.Signals(signum).name} received; stopping every stage")
+        self._stop.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        for name in reversed(STAGES):
+            stage = self.stages.get(name)
+            if stage is None or stage.process.poll() is not None:
+                continue
+            stage.process.send_signal(signal.SIGTERM)
+            try:
+                stage.process.wait(STOP_TIMEOUT_SECONDS[name])
+            except subprocess.TimeoutExpired:
+                event(log, f"{name} did not stop in time; killing it", logging.WARNING)
+                stage.process.kill()
+                stage.process.wait()
+            if stage.reader is not None:
+                stage.reader.join(timeout=5)
+            self.say(f"  ■ {name} stopped (exit {stage.process.returncode})")
+        if self.kafka is not None:
+            self.kafka.stop()
+            self.say("  ■ kafka stopped")

@@ -1,0 +1,1 @@
+"""The API server: /ingest from the stream job, WebSocket fan-out to dashboards."""

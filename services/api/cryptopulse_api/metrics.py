@@ -1,0 +1,65 @@
+"""The API server's Prometheus metrics, on an injected registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+INGEST_STATUSES = ("accepted", "duplicate", "invalid", "too_large", "unauthorized")
+DROP_REASONS = ("send_timeout", "queue_overflow", "send_error")
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ApiMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.broadcast_latency = Histogram(
+            "cryptopulse_ws_broadcast_latency_seconds",
+            "From /ingest receipt to the frame written to a client's socket.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.slow_clients_dropped = Counter(
+            "cryptopulse_ws_slow_clients_dropped_total",
+            "WebSocket clients dropped for being too slow, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in DROP_REASONS:
+            self.slow_clients_dropped.labels(reason)
+        self.connections = Gauge(
+            "cryptopulse_ws_connections", "Open WebSocket connections.", registry=registry
+        )
+        self.connections_rejected = Counter(
+            "cryptopulse_ws_connections_rejected_total",
+            "WebSocket connections refused (connection limit).",
+            registry=registry,
+        )
+        self.messages_conflated = Counter(
+            "cryptopulse_ws_messages_conflated_total",
+            "Queued messages replaced by newer market state for a lagging client.",
+            registry=registry,
+        )
+        self.ingest_requests = Counter(
+            "cryptopulse_ingest_requests_total",
+            "POST /ingest requests by outcome.",
+            ["status"],
+            registry=registry,
+        )
+        for status in INGEST_STATUSES:
+            self.ingest_requests.labels(status)
+        self.ingest_records = Counter(
+            "cryptopulse_ingest_records_total", "Aggregate records accepted.", registry=registry
+        )
+        self.ingest_duplicates = Counter(
+            "cryptopulse_ingest_duplicates_total",
+            "Batches acknowledged but not broadcast again (repeated source and batch_id).",
+            registry=registry,
+        )
+        self.request_latency = Histogram(
+            "cryptopulse_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )

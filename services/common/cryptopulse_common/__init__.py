@@ -1,0 +1,1 @@
+"""Code shared by every cryptopulse service: the wire contract, ports, settings and logging."""

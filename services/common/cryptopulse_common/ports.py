@@ -1,0 +1,12 @@
+"""Every port a cryptopulse process listens on by default, named once."""
+
+from __future__ import annotations
+
+from typing import Final
+
+API_PORT: Final = 8000
+PRODUCER_METRICS_PORT: Final = 8001
+STREAM_METRICS_PORT: Final = 8002
+KAFKA_PORT: Final = 9092
+KAFKA_CONTROLLER_PORT: Final = 9093
+LOCALHOST: Final = "127.0.0.1"

@@ -1,0 +1,127 @@
+// @vitest-environment happy-dom
+/**
+ * The dashboard against a real WebSocket server over real sockets: happy-dom's WHATWG WebSocket on
+ * the client side, and on the server side a stand-in that speaks the API server's `/ws` protocol
+ * (a snapshot on connect, then update messages).
+ */
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { type Dashboard, startDashboard } from '../src/app';
+import { webSocketTransport } from '../src/connection';
+import { type Aggregate, MARKET_UPDATE_MESSAGE, SNAPSHOT_MESSAGE } from '../src/contract';
+import { fromSnapshot, type MarketState, mergeRecords } from '../src/market';
+import { STATUS_TEST_ID } from '../src/view/status';
+import { aggregate, BITCOIN, DOGECOIN, ETHEREUM, frame } from './fixtures';
+
+/** Serves `/ws` like `cryptopulse_api.app`: snapshot first, then every broadcast. */
+class StandInApi {
+  market: MarketState = fromSnapshot([]);
+  private http: Server | null = null;
+  private sockets: WebSocketServer | null = null;
+  port = 0;
+
+  async listen(port = 0): Promise<void> {
+    const http = createServer((_request, response) => response.writeHead(404).end());
+    const sockets = new WebSocketServer({ server: http, path: '/ws' });
+    sockets.on('connection', (socket) => {
+      socket.send(frame(SNAPSHOT_MESSAGE, [...this.market.values()]));
+    });
+    await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+    this.port = (http.address() as AddressInfo).port;
+    this.http = http;
+    this.sockets = sockets;
+  }
+
+  broadcast(records: readonly Aggregate[]): void {
+    this.market = mergeRecords(this.market, records);
+    for (const client of this.sockets?.clients ?? []) client.send(frame(MARKET_UPDATE_MESSAGE, records));
+  }
+
+  /** Drop every connection without a close frame, as a crashed server or a cut network does. */
+  async stop(): Promise<void> {
+    for (const client of this.sockets?.clients ?? []) client.terminate();
+    await new Promise<void>((resolve) => this.sockets?.close(() => resolve()) ?? resolve());
+    await new Promise<void>((resolve) => this.http?.close(() => resolve()) ?? resolve());
+    this.http = null;
+    this.sockets = null;
+  }
+}
+
+let api: StandInApi;
+let root: HTMLElement;
+let dashboard: Dashboard | null = null;
+
+const status = (): string | null | undefined =>
+  root.querySelector(`[data-testid="${STATUS_TEST_ID}"]`)?.textContent;
+const rowIds = (): (string | undefined)[] =>
+  [...root.querySelectorAll<HTMLElement>('tr[data-coin-id]')].map((row) => row.dataset.coinId);
+const price = (coinId: string): string | null | undefined =>
+  root.querySelector(`tr[data-coin-id="${coinId}"] .price`)?.textContent;
+
+async function until(check: () => void, timeout = 5_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+beforeEach(async () => {
+  api = new StandInApi();
+  await api.listen();
+  root = document.createElement('div');
+  document.body.replaceChildren(root);
+});
+
+afterEach(async () => {
+  dashboard?.stop();
+  dashboard = null;
+  await api.stop();
+});
+
+function start(): void {
+  dashboard = startDashboard(
+    root,
+    { wsUrl: `ws://127.0.0.1:${api.port}/ws`, apiUrl: `http://127.0.0.1:${api.port}/`, currency: 'USD' },
+    { transport: webSocketTransport(WebSocket), locale: 'en-US', random: () => 0, onProblem: () => undefined },
+  );
+}
+
+describe('the dashboard over a real WebSocket', () => {
+  it('goes live on an empty snapshot, then fills the table from updates', async () => {
+    start();
+    expect(status()).toBe('connecting');
+    await until(() => expect(status()).toBe('live'));
+    expect(rowIds()).toEqual([]);
+    api.broadcast([ETHEREUM, BITCOIN]);
+    await until(() => expect(rowIds()).toEqual(['bitcoin', 'ethereum']));
+    api.broadcast([aggregate({ window_start: '2026-11-28T17:01:00.000Z', price: 101_234.5 })]);
+    await until(() => expect(price('bitcoin')).toBe('$101,234.50'));
+  });
+
+  it('survives a server restart: reconnects with backoff and resyncs from the new snapshot', async () => {
+    api.market = fromSnapshot([BITCOIN, ETHEREUM]);
+    start();
+    await until(() => expect(rowIds()).toEqual(['bitcoin', 'ethereum']));
+    expect(status()).toBe('live');
+
+    const port = api.port;
+    await api.stop();
+    await until(() => expect(status()).toBe('reconnecting (attempt 2)'));
+    expect(rowIds()).toEqual(['bitcoin', 'ethereum']);
+
+    api.market = fromSnapshot([DOGECOIN]);
+    await api.listen(port);
+    await until(() => expect(status()).toBe('live'));
+    expect(rowIds()).toEqual(['dogecoin']);
+    expect(price('dogecoin')).toBe('$0.3812');
+  });
+});

@@ -1,0 +1,1 @@
+"""The producer: polls a market source and publishes ticks to Kafka."""

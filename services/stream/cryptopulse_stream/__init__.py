@@ -1,0 +1,1 @@
+"""The stream job: Spark Structured Streaming from the ticks topic to the API's /ingest."""

@@ -1,0 +1,49 @@
+"""Stream job settings (environment variables and ``cryptopulse stream`` flags)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cryptopulse_common.ports import API_PORT, LOCALHOST, STREAM_METRICS_PORT
+from cryptopulse_common.settings import CommonSettings
+
+
+class StreamSettings(CommonSettings):
+    stream_ingest_url: str = Field(
+        default=f"http://{LOCALHOST}:{API_PORT}/ingest", description="The API's /ingest URL."
+    )
+    stream_ingest_token: str = Field(
+        default="", description="Bearer token sent to /ingest (empty = none)."
+    )
+    stream_ingest_timeout_seconds: float = Field(default=30.0, gt=0, description="POST timeout.")
+    stream_ingest_attempts: int = Field(
+        default=5, ge=1, description="POST attempts per batch before the batch fails."
+    )
+    stream_window_seconds: int = Field(default=30, gt=0, description="Event-time window length.")
+    stream_slide_seconds: int = Field(
+        default=0, ge=0, description="Window slide (0 = tumbling windows)."
+    )
+    stream_watermark: str = Field(
+        default="1 minute", description="How late a tick may arrive and still count."
+    )
+    stream_trigger_seconds: float = Field(
+        default=2.0, gt=0, description="Micro-batch trigger interval."
+    )
+    stream_checkpoint_dir: str = Field(
+        default=".cryptopulse/checkpoints/stream", description="Checkpoint location."
+    )
+    stream_starting_offsets: str = Field(
+        default="earliest", description="Where a new checkpoint starts reading: earliest/latest."
+    )
+    stream_spark_master: str = Field(default="local[2]", description="Spark master URL.")
+    stream_shuffle_partitions: int = Field(
+        default=2, ge=1, description="spark.sql.shuffle.partitions (small on small machines)."
+    )
+    stream_driver_memory: str = Field(default="1g", description="spark.driver.memory.")
+    stream_spark_jars: str = Field(
+        default="",
+        description="Comma-separated extra jars (the Kafka source); empty when the image has them.",
+    )
+    stream_metrics_port: int = Field(
+        default=STREAM_METRICS_PORT, description="Port of the driver's /health and /metrics."
+    )
