@@ -9,15 +9,10 @@ ticks of its coin and window.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,73 +29,17 @@ from cryptopulse_common.contract import (
     Aggregate,
     parse_timestamp,
 )
-from cryptopulse_local.kafka_broker import free_port
+from tests.support.pipeline import Pipeline, running_pipeline, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
 FIRST_DATA_TIMEOUT_SECONDS = 240
 
 
-@dataclass
-class Pipeline:
-    process: subprocess.Popen[str]
-    api_url: str
-    bootstrap_servers: str
-    output: Path
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    state = tmp_path_factory.mktemp("state")
-    api_port, kafka_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "CRYPTOPULSE_STATE_DIR": str(state),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "API_PORT": str(api_port),
-        "PRODUCER_METRICS_PORT": str(free_port()),
-        "STREAM_METRICS_PORT": str(free_port()),
-        "PRODUCER_INTERVAL_SECONDS": "0.5",
-    }
-    for name in ("STREAM_INGEST_URL", "STREAM_CHECKPOINT_DIR", "API_DASHBOARD_DIR"):
-        env.pop(name, None)
-    output = state / "up.out"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cryptopulse_local.cli", "up"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    running = Pipeline(process, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{kafka_port}", output)
-    try:
+    with running_pipeline(tmp_path_factory.mktemp("state")) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_healthy(pipeline: Pipeline, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert pipeline.process.poll() is None, "up exited early:\n" + pipeline.log_tail()
-        try:
-            if httpx.get(f"{pipeline.api_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("the API never became healthy:\n" + pipeline.log_tail())
 
 
 def collect_aggregates(pipeline: Pipeline) -> tuple[list[str], list[Aggregate]]:
