@@ -30,6 +30,8 @@ PY
 need java || apt_install openjdk-17-jre-headless
 need mvn || apt_install maven
 need npm || apt_install nodejs npm
+# The browser tests drive Debian's Chromium with Playwright (Playwright's own download is not used).
+if [ "$mode" = dev ]; then need chromium || apt_install chromium; fi
 
 # --- Python environment -----------------------------------------------------------------------
 lock="requirements.lock"
