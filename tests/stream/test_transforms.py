@@ -10,7 +10,12 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
 from cryptopulse_common.contract import Aggregate, trend_label, volatility_label
-from cryptopulse_stream.transforms import parse_ticks, window_aggregates
+from cryptopulse_stream.transforms import (
+    AGGREGATE_COLUMNS,
+    classify_ticks,
+    parse_ticks,
+    window_aggregates,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -58,20 +63,30 @@ def test_parse_keeps_well_formed_ticks_with_millisecond_event_time(spark: Any) -
     }
 
 
-def test_parse_drops_malformed_messages_without_failing(spark: Any) -> None:
-    raw = kafka_rows(
-        spark,
-        [
-            b"not json at all",
-            b'{"id": "bitcoin"}',
-            tick("bitcoin", -1.0, "2026-08-10T14:25:20Z"),
-            tick("bitcoin", 1.0, "yesterday"),
-            tick("bitcoin", 1.0, "2026-08-10T14:25:20Z", schema=99),
-            {**tick("bitcoin", 1.0, "2026-08-10T14:25:20Z"), "current_price": "cheap"},
-            tick("bitcoin", 1.0, "2026-08-10T14:25:20Z"),
-        ],
-    )
-    assert parse_ticks(raw).count() == 1
+def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
+    good = tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")
+    cases = [
+        (b"not json at all", "not a JSON object"),
+        ({**good, "current_price": "cheap"}, "field types do not match the tick schema"),
+        ({**good, "schema": 99}, "unknown schema version 99"),
+        ({key: v for key, v in good.items() if key != "id"}, "missing id"),
+        ({key: v for key, v in good.items() if key != "current_price"}, "missing current_price"),
+        ({**good, "current_price": -1.0}, "current_price must be > 0"),
+        ({key: v for key, v in good.items() if key != "last_updated"}, "missing last_updated"),
+        (
+            {**good, "last_updated": "yesterday"},
+            "last_updated is not an ISO 8601 timestamp with a zone",
+        ),
+        (
+            {**good, "last_updated": "2026-08-10T14:25:20"},
+            "last_updated is not an ISO 8601 timestamp with a zone",
+        ),
+        (good, None),
+        ({key: v for key, v in good.items() if key != "schema"}, None),
+    ]
+    rows = classify_ticks(kafka_rows(spark, [value for value, _ in cases])).collect()
+    assert [row.error for row in rows] == [reason for _, reason in cases]
+    assert parse_ticks(kafka_rows(spark, [value for value, _ in cases])).count() == 2
 
 
 def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
@@ -87,7 +102,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
         ],
     )
     result = window_aggregates(parse_ticks(raw), window_seconds=30)
-    assert result.columns == list(Aggregate.model_fields)
+    assert result.columns == list(AGGREGATE_COLUMNS)
     expected = [
         Row(
             coin="BIT",

@@ -154,6 +154,10 @@ class Aggregate(BaseModel):
     window_start: str
     window_end: str
     timestamp: str = Field(description="Event time of the newest tick in the window.")
+    window_open: bool = Field(
+        default=True,
+        description="False once the watermark has passed window_end: the record is final.",
+    )
 
     @field_validator("window_start", "window_end", "timestamp")
     @classmethod
@@ -162,8 +166,13 @@ class Aggregate(BaseModel):
         return value
 
 
+# Aggregate fields the stream job's sink adds after the Spark transform (it knows the watermark).
+AGGREGATE_SINK_FIELDS: Final = ("window_open",)
+
+
 class IngestRequest(BaseModel):
-    """Body of ``POST /ingest``."""
+    """Body of ``POST /ingest``, and the value of each message on ``AGGREGATES_TOPIC``
+    (one message per batch, keyed by ``batch_id``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,92 +1,198 @@
-"""``cryptopulse stream``: wire the Kafka source, the window transforms and the /ingest sink."""
+"""``cryptopulse stream``: wire the Kafka source, the transforms and the sinks; nothing else.
+
+Two queries read the ticks topic: ``window_aggregates`` (stateful, event-time windows ->
+/ingest and the aggregates topic) and ``dead_letters`` (stateless, malformed messages -> the
+dead-letter topic). Each has its own checkpoint under ``STREAM_CHECKPOINT_DIR``.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from cryptopulse_common.contract import TICKS_TOPIC
 from cryptopulse_common.logs import configure, event
+from cryptopulse_common.ops_server import OpsServer
+from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
 from cryptopulse_stream.session import build_session
 from cryptopulse_stream.settings import StreamSettings
-from cryptopulse_stream.sink import IngestSink
-from cryptopulse_stream.transforms import parse_ticks, window_aggregates
+from cryptopulse_stream.sink import DeadLetterSink, IngestSink
+from cryptopulse_stream.transforms import dead_letters, parse_ticks, window_aggregates
 
 log = logging.getLogger("cryptopulse.stream")
 
+AGGREGATES_QUERY = "window_aggregates"
+DEAD_LETTERS_QUERY = "dead_letters"
 
-def start_query(settings: StreamSettings, spark: Any, sink: IngestSink) -> Any:
-    raw = (
+
+@dataclass
+class RunningJob:
+    aggregates: Any
+    dead_letters: Any
+    listener: ProgressListener
+    sink: IngestSink
+
+    @property
+    def queries(self) -> tuple[Any, Any]:
+        return self.aggregates, self.dead_letters
+
+
+def read_ticks(spark: Any, settings: StreamSettings) -> Any:
+    reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
         .option("subscribe", TICKS_TOPIC)
         .option("startingOffsets", settings.stream_starting_offsets)
         .option("failOnDataLoss", "false")
-        .load()
     )
-    aggregates = window_aggregates(
-        parse_ticks(raw),
-        settings.stream_window_seconds,
-        settings.stream_slide_seconds,
-        settings.stream_watermark,
-    )
-    query = (
-        aggregates.writeStream.outputMode("update")
+    if settings.stream_max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", settings.stream_max_offsets_per_trigger)
+    return reader.load()
+
+
+def checkpoint(settings: StreamSettings, query: str) -> str:
+    return str(Path(settings.stream_checkpoint_dir) / query)
+
+
+def start_job(
+    settings: StreamSettings,
+    spark: Any,
+    metrics: StreamMetrics,
+    ingest_sink: IngestSink | None = None,
+) -> RunningJob:
+    listener = ProgressListener(metrics)
+    spark.streams.addListener(listener)
+    trigger = f"{settings.stream_trigger_seconds} seconds"
+    sink = ingest_sink or build_ingest_sink(settings, metrics)
+    aggregates = (
+        window_aggregates(
+            parse_ticks(read_ticks(spark, settings)),
+            settings.stream_window_seconds,
+            settings.stream_slide_seconds,
+            f"{settings.stream_watermark_seconds} seconds",
+        )
+        .writeStream.outputMode("update")
         .foreachBatch(sink)
-        .option("checkpointLocation", settings.stream_checkpoint_dir)
-        .trigger(processingTime=f"{settings.stream_trigger_seconds} seconds")
-        .queryName("cryptopulse_window_aggregates")
+        .option("checkpointLocation", checkpoint(settings, AGGREGATES_QUERY))
+        .trigger(processingTime=trigger)
+        .queryName(AGGREGATES_QUERY)
         .start()
     )
-    return query
+    malformed = (
+        dead_letters(read_ticks(spark, settings))
+        .writeStream.foreachBatch(DeadLetterSink(settings.kafka_bootstrap_servers, metrics))
+        .option("checkpointLocation", checkpoint(settings, DEAD_LETTERS_QUERY))
+        .trigger(processingTime=trigger)
+        .queryName(DEAD_LETTERS_QUERY)
+        .start()
+    )
+    return RunningJob(aggregates, malformed, listener, sink)
+
+
+def build_ingest_sink(settings: StreamSettings, metrics: StreamMetrics) -> IngestSink:
+    kafka_producer = None
+    if settings.stream_publish_aggregates:
+        from kafka import KafkaProducer
+
+        kafka_producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            linger_ms=5,
+            client_id="cryptopulse-stream",
+        )
+    return IngestSink(
+        settings.stream_ingest_url,
+        checkpoint_dir=checkpoint(settings, AGGREGATES_QUERY),
+        metrics=metrics,
+        watermark_delay_seconds=settings.stream_watermark_seconds,
+        token=settings.stream_ingest_token,
+        timeout=settings.stream_ingest_timeout_seconds,
+        attempts=settings.stream_ingest_attempts,
+        kafka_producer=kafka_producer,
+    )
+
+
+def health_check(job: RunningJob, settings: StreamSettings, started: float) -> Any:
+    """Healthy while both queries are active and progress was reported recently."""
+
+    def check() -> tuple[bool, dict[str, Any]]:
+        active = all(query.isActive for query in job.queries)
+        last = job.listener.last_progress_monotonic or started
+        quiet = time.monotonic() - last
+        details: dict[str, Any] = {
+            "queries_active": active,
+            "seconds_since_progress": round(quiet, 1),
+        }
+        if job.listener.failed:
+            details["error"] = job.listener.failed
+        return active and quiet < settings.stream_health_stall_seconds, details
+
+    return check
 
 
 def main(settings: StreamSettings | None = None) -> int:
     settings = settings or StreamSettings()
     configure("stream", settings.log_level, settings.log_format)
-    sink = IngestSink(
-        settings.stream_ingest_url,
-        checkpoint_dir=settings.stream_checkpoint_dir,
-        token=settings.stream_ingest_token,
-        timeout=settings.stream_ingest_timeout_seconds,
-        attempts=settings.stream_ingest_attempts,
-    )
-    spark = build_session(settings)
-    query = start_query(settings, spark, sink)
-    event(
-        log,
-        "stream query started",
-        query_id=str(query.id),
-        topic=TICKS_TOPIC,
-        window_seconds=settings.stream_window_seconds,
-        checkpoint=settings.stream_checkpoint_dir,
-    )
-
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        # Only flag it here: calling into the JVM from a signal handler races the call the main
-        # thread is blocked in.
-        event(log, f"received {signal.Signals(signum).name}; stopping the query")
+        # Only flag it here: calling into the JVM from a signal handler races the call the
+        # main thread is blocked in.
+        event(log, f"received {signal.Signals(signum).name}; stopping the queries")
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+
+    registry = CollectorRegistry()
+    metrics = StreamMetrics(registry)
+    spark = build_session(settings)
+    job = start_job(settings, spark, metrics)
+    ops = OpsServer(
+        "0.0.0.0",
+        settings.stream_metrics_port,
+        registry,
+        health_check(job, settings, time.monotonic()),
+    ).start()
+    event(
+        log,
+        "stream queries started",
+        query_id=str(job.aggregates.id),
+        topic=TICKS_TOPIC,
+        window_seconds=settings.stream_window_seconds,
+        watermark_seconds=settings.stream_watermark_seconds,
+        checkpoint=settings.stream_checkpoint_dir,
+        health=f"http://127.0.0.1:{ops.port}/health",
+    )
+    failed = False
     try:
-        while not stop.is_set() and query.isActive:
-            query.awaitTermination(1)
-    except Exception as error:  # the query failed: StreamingQueryException
+        while not stop.is_set() and all(query.isActive for query in job.queries):
+            job.aggregates.awaitTermination(1)
+        for query in job.queries:
+            if query.exception() is not None:
+                failed = True
+                event(log, f"query {query.name} failed: {query.exception()}", logging.ERROR)
+    except Exception as error:  # StreamingQueryException from awaitTermination
+        failed = True
         event(log, f"stream query failed: {error}", logging.ERROR)
-        return 1
     finally:
-        if query.isActive:
-            query.stop()
-        sink.close()
+        for query in job.queries:
+            if query.isActive:
+                query.stop()
+        ops.stop()
+        job.sink.close()
         spark.stop()
-    event(log, "stream query stopped")
+    if failed:
+        return 1
+    event(log, "stream queries stopped")
     return 0
 
 

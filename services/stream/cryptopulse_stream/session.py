@@ -8,17 +8,31 @@ from cryptopulse_stream.settings import StreamSettings
 
 
 def build_session(settings: StreamSettings, app_name: str = "cryptopulse-stream") -> SparkSession:
+    builder = SparkSession.builder.appName(app_name)
+    if settings.stream_spark_master:
+        builder = builder.master(settings.stream_spark_master)
     builder = (
-        SparkSession.builder.appName(app_name)
-        .master(settings.stream_spark_master)
-        .config("spark.sql.session.timeZone", "UTC")
+        builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.stream_shuffle_partitions))
         .config("spark.driver.memory", settings.stream_driver_memory)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
-        # State is small (coins x open windows): RocksDB buys nothing here, HDFS-backed is fine.
         .config("spark.sql.streaming.minBatchesToRetain", "20")
+        .config("spark.ui.enabled", "true" if settings.stream_spark_ui else "false")
+        # Spark's own metrics in Prometheus format at <ui>/metrics/prometheus (and executors').
+        .config("spark.ui.prometheus.enabled", "true")
+        .config(
+            "spark.metrics.conf.*.sink.prometheusServlet.class",
+            "org.apache.spark.metrics.sink.PrometheusServlet",
+        )
+        .config("spark.metrics.conf.*.sink.prometheusServlet.path", "/metrics/prometheus")
+        .config("spark.sql.streaming.metricsEnabled", "true")
     )
+    if settings.stream_state_store == "rocksdb":
+        builder = builder.config(
+            "spark.sql.streaming.stateStore.providerClass",
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+        )
     if settings.stream_spark_jars:
         builder = builder.config("spark.jars", settings.stream_spark_jars)
     session: SparkSession = builder.getOrCreate()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from cryptopulse_common.ports import API_PORT, LOCALHOST, STREAM_METRICS_PORT
@@ -23,8 +25,8 @@ class StreamSettings(CommonSettings):
     stream_slide_seconds: int = Field(
         default=0, ge=0, description="Window slide (0 = tumbling windows)."
     )
-    stream_watermark: str = Field(
-        default="1 minute", description="How late a tick may arrive and still count."
+    stream_watermark_seconds: int = Field(
+        default=60, ge=0, description="How late (event time) a tick may arrive and still count."
     )
     stream_trigger_seconds: float = Field(
         default=2.0, gt=0, description="Micro-batch trigger interval."
@@ -35,7 +37,26 @@ class StreamSettings(CommonSettings):
     stream_starting_offsets: str = Field(
         default="earliest", description="Where a new checkpoint starts reading: earliest/latest."
     )
-    stream_spark_master: str = Field(default="local[2]", description="Spark master URL.")
+    stream_max_offsets_per_trigger: int = Field(
+        default=0, ge=0, description="Cap on Kafka rows per micro-batch (0 = no cap)."
+    )
+    stream_publish_aggregates: bool = Field(
+        default=True, description="Also publish each batch to the aggregates topic."
+    )
+    stream_state_store: Literal["hdfs", "rocksdb"] = Field(
+        default="hdfs", description="State store provider for the windowing state."
+    )
+    stream_health_stall_seconds: float = Field(
+        default=120.0, gt=0, description="/health fails when no progress was reported this long."
+    )
+    stream_spark_ui: bool = Field(
+        default=False,
+        description="Run the Spark UI (and its PrometheusServlet at /metrics/prometheus).",
+    )
+    stream_spark_master: str = Field(
+        default="local[2]",
+        description="Spark master URL (empty = leave it to spark-submit, as on Kubernetes).",
+    )
     stream_shuffle_partitions: int = Field(
         default=2, ge=1, description="spark.sql.shuffle.partitions (small on small machines)."
     )

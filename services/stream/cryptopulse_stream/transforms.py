@@ -6,6 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from cryptopulse_common.contract import (
+    AGGREGATE_SINK_FIELDS,
     TICK_EVENT_TIME_FIELD,
     TICK_ID_FIELD,
     TICK_PRICE_FIELD,
@@ -25,25 +26,75 @@ ISO_MILLIS = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"  # with spark.sql.session.timeZone=U
 # Columns of a parsed tick, named after the wire fields they come from.
 COIN_ID = TICK_ID_FIELD
 PRICE = TICK_PRICE_FIELD
+AGGREGATE_COLUMNS = tuple(
+    name for name in Aggregate.model_fields if name not in AGGREGATE_SINK_FIELDS
+)
+
+
+CORRUPT_RECORD = "_corrupt_record"
+ERROR = "error"
+RAW_VALUE = "raw_value"
+# An ISO 8601 timestamp must carry its zone: Z or +hh:mm / +hhmm.
+_ZONE_SUFFIX = r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
+
+
+def classify_ticks(raw: DataFrame) -> DataFrame:
+    """Kafka rows -> one row per message: the tick's columns, ``event_time``, and ``error``.
+
+    ``error`` is null for a well-formed tick and otherwise says what was wrong, in words, so the
+    dead-letter topic tells an operator why a message was refused.
+    """
+    text = F.col("value").cast("string")
+    parsed = raw.select(
+        text.alias(RAW_VALUE),
+        F.from_json(
+            text,
+            tick_schema().add(CORRUPT_RECORD, "string"),
+            {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
+        ).alias("tick"),
+        *(
+            F.col(name)
+            for name in ("topic", "partition", "offset", "timestamp")
+            if name in raw.columns
+        ),
+    )
+    columns = [c for c in parsed.columns if c != "tick"]
+    flat = parsed.select(*columns, "tick.*")
+    stamp = F.col(TICK_EVENT_TIME_FIELD)
+    version = F.col(TICK_SCHEMA_FIELD)
+    with_time = flat.withColumn(
+        EVENT_TIME,
+        F.when(stamp.rlike(_ZONE_SUFFIX), F.try_to_timestamp(stamp)),
+    )
+    error = (
+        F.when(F.get_json_object(F.col(RAW_VALUE), "$").isNull(), F.lit("not a JSON object"))
+        .when(F.col(CORRUPT_RECORD).isNotNull(), F.lit("field types do not match the tick schema"))
+        .when(
+            F.coalesce(version, F.lit(TICK_SCHEMA_VERSION)) != TICK_SCHEMA_VERSION,
+            F.concat(F.lit("unknown schema version "), version.cast("string")),
+        )
+        .when(F.col(COIN_ID).isNull() | (F.trim(F.col(COIN_ID)) == ""), F.lit("missing id"))
+        .when(F.col(PRICE).isNull(), F.lit(f"missing {PRICE}"))
+        .when(F.col(PRICE) <= 0, F.lit(f"{PRICE} must be > 0"))
+        .when(stamp.isNull(), F.lit(f"missing {TICK_EVENT_TIME_FIELD}"))
+        .when(
+            F.col(EVENT_TIME).isNull(),
+            F.lit(f"{TICK_EVENT_TIME_FIELD} is not an ISO 8601 timestamp with a zone"),
+        )
+    )
+    return with_time.withColumn(ERROR, error)
 
 
 def parse_ticks(raw: DataFrame) -> DataFrame:
-    """Kafka rows (``value`` bytes) -> one row per well-formed tick with an ``event_time``.
+    """The well-formed ticks of ``raw``, each with its ``event_time``."""
+    return classify_ticks(raw).where(F.col(ERROR).isNull())
 
-    A row that is not JSON, lacks the coin id, price or event time, has an unknown schema version
-    or a timestamp that does not parse yields nothing here.
-    """
-    parsed = raw.select(
-        F.from_json(F.col("value").cast("string"), tick_schema()).alias("tick")
-    ).select("tick.*")
-    with_time = parsed.withColumn(EVENT_TIME, F.try_to_timestamp(F.col(TICK_EVENT_TIME_FIELD)))
-    return with_time.where(
-        F.col(COIN_ID).isNotNull()
-        & F.col(PRICE).isNotNull()
-        & (F.col(PRICE) > 0)
-        & F.col(EVENT_TIME).isNotNull()
-        & (F.coalesce(F.col(TICK_SCHEMA_FIELD), F.lit(TICK_SCHEMA_VERSION)) == TICK_SCHEMA_VERSION)
-    )
+
+def dead_letters(raw: DataFrame) -> DataFrame:
+    """The malformed messages of ``raw``: the reason, the original text and where it came from."""
+    classified = classify_ticks(raw).where(F.col(ERROR).isNotNull())
+    origin = [F.col(c) for c in ("topic", "partition", "offset") if c in classified.columns]
+    return classified.select(F.col(ERROR).alias("reason"), F.col(RAW_VALUE).alias("value"), *origin)
 
 
 def volatility_label(change_24h: Column) -> Column:
@@ -68,7 +119,8 @@ def window_aggregates(
 ) -> DataFrame:
     """Per coin and event-time window: OHLC, mean, count, latest 24h stats and labels.
 
-    The output columns are exactly the fields of :class:`Aggregate`, in its order.
+    The output columns are the fields of :class:`Aggregate`, in its order, but for the ones the
+    sink adds (``AGGREGATE_SINK_FIELDS``).
     """
     source = ticks.withWatermark(EVENT_TIME, watermark) if watermark else ticks
     duration = f"{window_seconds} seconds"
@@ -112,7 +164,7 @@ def window_aggregates(
         "window_end": F.date_format(F.col("window.end"), ISO_MILLIS),
         "timestamp": F.date_format(F.col("latest_event_time"), ISO_MILLIS),
     }
-    missing = set(Aggregate.model_fields) ^ set(columns)
+    missing = (set(Aggregate.model_fields) - set(AGGREGATE_SINK_FIELDS)) ^ set(columns)
     if missing:  # pragma: no cover - a contract change without a matching transform change
         raise RuntimeError(f"aggregate columns out of step with the contract: {sorted(missing)}")
-    return grouped.select(*(columns[name].alias(name) for name in Aggregate.model_fields))
+    return grouped.select(*(columns[name].alias(name) for name in AGGREGATE_COLUMNS))
