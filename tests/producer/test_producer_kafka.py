@@ -3,73 +3,270 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import orjson
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
 
-from cryptopulse_common.contract import DEFAULT_COIN_IDS, TICKS_TOPIC, Tick
-from cryptopulse_local.kafka_broker import LocalKafka
-from cryptopulse_producer.main import run
+from cryptopulse_common.contract import DEFAULT_COIN_IDS, TICK_SCHEMA_FIELD, TICKS_TOPIC, Tick
+from cryptopulse_local.kafka_broker import LocalKafka, free_port
+from cryptopulse_producer.main import Producer, run
+from cryptopulse_producer.metrics import DROP_REASONS, FETCH_OUTCOMES
+from cryptopulse_producer.publisher import OutgoingRecord
 from cryptopulse_producer.settings import ProducerSettings
+from cryptopulse_producer.topics import ensure_topic
+from tests.producer.test_coingecko import _spoil
+from tests.support.coingecko_fake import FakeCoinGecko, Reply, running_coingecko
 
 pytestmark = pytest.mark.kafka
 
+Offsets = dict[TopicPartition, int]
 
-def consume_all(bootstrap: str, topic: str, expected: int, timeout_ms: int = 20000) -> list[Any]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"test-{uuid.uuid4()}",
-        consumer_timeout_ms=timeout_ms,
-    )
-    messages = []
+
+def end_offsets(bootstrap: str, topic: str = TICKS_TOPIC) -> Offsets:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        for message in consumer:
-            messages.append(message)
-            if len(messages) >= expected:
-                break
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        offsets: Offsets = consumer.end_offsets(partitions)
+        return offsets
     finally:
         consumer.close()
-    return messages
+
+
+def read_topic(bootstrap: str, start: Offsets) -> list[Any]:
+    """Every record from ``start`` to the topic's current end, by manual partition assignment."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = list(start)
+        consumer.assign(partitions)
+        for partition, offset in start.items():
+            consumer.seek(partition, offset)
+        end = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(p) < end[p] for p in partitions):
+            assert time.monotonic() < deadline, "could not read the topic to its end"
+            for batch in consumer.poll(timeout_ms=500).values():
+                records += batch
+        return records
+    finally:
+        consumer.close()
+
+
+def settings_for(broker: LocalKafka, **values: Any) -> ProducerSettings:
+    return ProducerSettings(
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        producer_metrics_port=0,
+        **values,
+    )
 
 
 def test_simulated_ticks_arrive_keyed_by_coin_with_contract_fields(
     kafka_broker: LocalKafka,
 ) -> None:
-    settings = ProducerSettings(
-        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
-        producer_interval_seconds=0.05,
-        producer_max_polls=3,
-    )
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    settings = settings_for(kafka_broker, producer_interval_seconds=0.05, producer_max_polls=3)
     assert run(settings, threading.Event()) == 0
-    messages = consume_all(kafka_broker.bootstrap_servers, TICKS_TOPIC, expected=30)
-    assert len(messages) == 30
-    per_partition: dict[str, set[int]] = {}
-    for message in messages:
-        tick = Tick.model_validate(orjson.loads(message.value))
-        assert message.key.decode() == tick.id
-        per_partition.setdefault(tick.id, set()).add(message.partition)
-    assert set(per_partition) == set(DEFAULT_COIN_IDS)
+    records = read_topic(kafka_broker.bootstrap_servers, start)
+    assert len(records) == 30
+    per_coin: dict[str, set[int]] = {}
+    for record in records:
+        wire = orjson.loads(record.value)
+        assert wire[TICK_SCHEMA_FIELD] == 1  # versioned, for consumers to evolve
+        tick = Tick.model_validate(wire)
+        assert record.key.decode() == tick.id
+        per_coin.setdefault(tick.id, set()).add(record.partition)
+    assert set(per_coin) == set(DEFAULT_COIN_IDS)
     # Keyed by coin id: every coin's ticks stay in one partition, so they stay ordered.
-    assert all(len(partitions) == 1 for partitions in per_partition.values())
+    assert all(len(partitions) == 1 for partitions in per_coin.values())
+
+
+def test_coingecko_rows_arrive_as_ticks_and_bad_rows_are_skipped_and_counted(
+    kafka_broker: LocalKafka,
+) -> None:
+    fake = FakeCoinGecko()
+    fake.script(Reply.with_rows(_spoil))
+    acknowledged: list[OutgoingRecord] = []
+    registry = CollectorRegistry()
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    with running_coingecko(fake) as url:
+        settings = settings_for(
+            kafka_broker,
+            producer_source="coingecko",
+            coingecko_base_url=url,
+            producer_interval_seconds=0.05,
+            producer_max_polls=2,
+        )
+        assert run(settings, threading.Event(), registry, acknowledged.append) == 0
+    records = read_topic(kafka_broker.bootstrap_servers, start)
+    # 10 coins twice, minus the 5 spoiled rows of the first answer.
+    assert len(records) == len(acknowledged) == 15
+    assert {(r.key, r.value) for r in records} == {(a.key, a.value) for a in acknowledged}
+    assert registry.get_sample_value("cryptopulse_producer_rows_rejected_total") == 7
+    assert registry.get_sample_value("cryptopulse_producer_ticks_sent_total") == 15
+    served = {(row.get("id"), row.get("last_updated")): row for row in fake.served_rows}
+    for record in records:
+        wire = orjson.loads(record.value)
+        assert record.key.decode() == wire["id"]
+        row = served[(wire["id"], wire["last_updated"])]
+        for name in ("symbol", "name", "current_price", "market_cap", "total_volume"):
+            assert wire[name] == row[name], name
+        for name in ("price_change_percentage_24h", "high_24h", "low_24h"):
+            assert wire[name] == row[name], name
+        assert wire["observed_at"] >= wire["last_updated"]
+
+
+@contextmanager
+def producer_in_thread(settings: ProducerSettings) -> Iterator[tuple[Producer, str]]:
+    stop = threading.Event()
+    producer = Producer(settings, stop, CollectorRegistry())
+    outcome: list[int] = []
+    thread = threading.Thread(target=lambda: outcome.append(producer.run()), daemon=True)
+    thread.start()
+    try:
+        yield producer, f"http://127.0.0.1:{settings.producer_metrics_port}"
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert outcome == [0]
+
+
+def test_health_and_metrics_while_publishing(kafka_broker: LocalKafka) -> None:
+    settings = settings_for(kafka_broker, producer_interval_seconds=0.1)
+    settings = settings.model_copy(update={"producer_metrics_port": free_port()})
+    with producer_in_thread(settings) as (producer, url):
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "no tick acknowledged in time"
+            sent = producer.metrics.registry.get_sample_value(
+                "cryptopulse_producer_ticks_sent_total"
+            )
+            if sent:
+                break
+            time.sleep(0.1)
+        health = httpx.get(f"{url}/health", timeout=5)
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok"
+        assert body["source"] == "simulate"
+        assert body["last_publish_age_seconds"] is not None
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+    # Every label set exists before it first happens, so rate() works from the start.
+    for outcome in FETCH_OUTCOMES:
+        assert f'cryptopulse_producer_fetches_total{{outcome="{outcome}"}}' in text
+    for reason in DROP_REASONS:
+        assert f'cryptopulse_producer_ticks_dropped_total{{reason="{reason}"}}' in text
+    for name in (
+        "cryptopulse_producer_ticks_sent_total",
+        "cryptopulse_producer_send_errors_total",
+        "cryptopulse_producer_rate_limited_total",
+        "cryptopulse_producer_rows_rejected_total",
+        "cryptopulse_producer_fetch_duration_seconds_bucket",
+        "cryptopulse_producer_last_publish_timestamp_seconds",
+        "cryptopulse_producer_buffered_records",
+    ):
+        assert name in text, name
+
+
+def test_health_turns_503_when_nothing_is_acknowledged_for_too_long() -> None:
+    now = [1000.0]
+    settings = ProducerSettings(
+        producer_interval_seconds=2.0,
+        producer_health_max_silent_intervals=5,
+        producer_health_min_silent_seconds=0,
+    )
+    producer = Producer(settings, threading.Event(), clock=lambda: now[0])
+    healthy, _ = producer.health()
+    assert healthy  # starting up: within the allowed silence
+    now[0] += 10.5
+    healthy, details = producer.health()
+    assert not healthy
+    assert details["reason"].startswith("no tick acknowledged by Kafka for 10 s (limit 10 s)")
+
+
+def test_missing_topic_is_created_with_partitions_and_retention(kafka_broker: LocalKafka) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    topic = f"ticks-{uuid.uuid4().hex[:8]}"
+    settings = settings_for(
+        kafka_broker, producer_topic_partitions=4, producer_topic_retention_hours=2
+    )
+    assert ensure_topic(settings, topic) is True
+    assert ensure_topic(settings, topic) is False
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
+    try:
+        (described,) = admin.describe_topics([topic])
+        assert len(described["partitions"]) == 4
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        (by_name,) = [names[topic] for names in configs.values() if topic in names]
+        assert "retention.ms" in by_name
+        assert str(2 * 3600 * 1000) in str(by_name["retention.ms"])
+    finally:
+        admin.delete_topics([topic])
+        admin.close()
+
+
+def test_sigterm_flushes_every_buffered_tick_before_exit(kafka_broker: LocalKafka) -> None:
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "PRODUCER_METRICS_PORT": "0",
+        "PRODUCER_INTERVAL_SECONDS": "0.1",
+        "SIMULATE_COIN_COUNT": "200",
+        # Long batching: at SIGTERM, records are certainly still waiting in the client.
+        "PRODUCER_LINGER_MS": "5000",
+    }
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "cryptopulse_local.cli", "producer"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None
+        try:
+            for line in process.stderr:
+                lines.append(line)
+                if sum("+197 more" in seen for seen in lines) >= 5:  # five polls of 200 coins
+                    break
+            process.send_signal(signal.SIGTERM)
+            lines += process.stderr.read().splitlines()
+            assert process.wait(60) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    log = "\n".join(lines)
+    assert "received SIGTERM; flushing and stopping" in log
+    assert "every tick sent was acknowledged by Kafka" in log
+    match = re.search(r"acknowledged=(\d+)", log)
+    assert match is not None
+    acknowledged = int(match.group(1))
+    assert acknowledged >= 1000
+    assert len(read_topic(kafka_broker.bootstrap_servers, start)) == acknowledged
 
 
 def test_unreachable_broker_fails_after_bounded_logged_attempts() -> None:
-    from cryptopulse_local.kafka_broker import free_port
-
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "PRODUCER_CONNECT_ATTEMPTS": "2",
         "PRODUCER_CONNECT_BACKOFF_SECONDS": "0.1",
+        "PRODUCER_METRICS_PORT": "0",
     }
     result = subprocess.run(
         [sys.executable, "-m", "cryptopulse_local.cli", "producer"],

@@ -1,4 +1,10 @@
-"""``cryptopulse producer``: poll the market source, publish ticks, log one line per poll."""
+"""``cryptopulse producer``: poll the market source, publish ticks, log one line per poll.
+
+Start-up order: ``/health`` and ``/metrics`` first (so probes get an answer while Kafka is being
+reached), then Kafka (bounded, logged attempts; exit 1 when it never answers), the topic (created
+when missing), the source, and the poll loop. SIGTERM or SIGINT ends the loop, cuts short any wait
+(a 429's Retry-After included), and flushes buffered ticks to Kafka before exit.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,31 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
-from cryptopulse_common.contract import Tick
+from prometheus_client import CollectorRegistry
+
+from cryptopulse_common.contract import TICKS_TOPIC, Tick
 from cryptopulse_common.logs import configure, event
-from cryptopulse_producer.publisher import TickPublisher, connect_producer
+from cryptopulse_common.ops_server import OpsServer
+from cryptopulse_producer.metrics import ProducerMetrics
+from cryptopulse_producer.publisher import (
+    OutgoingRecord,
+    PublishReport,
+    TickPublisher,
+    connect_producer,
+    producer_config,
+)
 from cryptopulse_producer.settings import ProducerSettings
-from cryptopulse_producer.sources import build_source
+from cryptopulse_producer.sources import (
+    MarketSource,
+    PollInterruptedError,
+    PollResult,
+    build_source,
+)
+from cryptopulse_producer.topics import ensure_topic
 
 log = logging.getLogger("cryptopulse.producer")
 
@@ -27,43 +51,199 @@ def summary_line(ticks: list[Tick], limit: int = 3) -> str:
     return " ".join(parts) + more
 
 
-def run(settings: ProducerSettings, stop: threading.Event) -> int:
-    source = build_source(settings)
-    publisher = TickPublisher(
-        connect_producer(
-            settings.kafka_bootstrap_servers,
-            attempts=settings.producer_connect_attempts,
-            backoff_seconds=settings.producer_connect_backoff_seconds,
-        )
-    )
-    polls = 0
-    try:
-        while not stop.is_set():
+class Producer:
+    """One producer process: a market source polled into a :class:`TickPublisher`.
+
+    ``/health`` is 200 while Kafka has acknowledged a tick within the last
+    ``settings.health_max_silence_seconds`` (counted from start until the first one), else 503
+    with the reason: it says whether ticks are reaching Kafka, whatever the cause (broker away,
+    source failing or rate-limited for long).
+    """
+
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        stop: threading.Event,
+        registry: CollectorRegistry | None = None,
+        on_delivered: Callable[[OutgoingRecord], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.metrics = ProducerMetrics(registry or CollectorRegistry())
+        self._on_delivered = on_delivered
+        self._clock = clock
+        self._started_at = clock()
+        self._publisher: TickPublisher | None = None
+        self._source_name: str = settings.producer_source
+        self._kafka_outage = False
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        now = self._clock()
+        publisher = self._publisher
+        last_ack = publisher.last_ack_at if publisher else None
+        silence = now - (last_ack if last_ack is not None else self._started_at)
+        limit = self.settings.health_max_silence_seconds
+        details: dict[str, Any] = {
+            "source": self._source_name,
+            "last_publish_age_seconds": None if last_ack is None else round(now - last_ack, 3),
+            "buffered": publisher.buffered if publisher else 0,
+            "max_silence_seconds": limit,
+        }
+        healthy = silence <= limit
+        if not healthy:
+            details["reason"] = (
+                f"no tick acknowledged by Kafka for {silence:.0f} s (limit {limit:.0f} s)"
+                + (
+                    f"; last Kafka error: {publisher.last_error}"
+                    if publisher and publisher.last_error
+                    else ""
+                )
+            )
+        return healthy, details
+
+    def run(self) -> int:
+        settings = self.settings
+        try:
+            ops = OpsServer(
+                settings.producer_metrics_host,
+                settings.producer_metrics_port,
+                self.metrics.registry,
+                self.health,
+            ).start()
+        except OSError as error:
+            raise RuntimeError(
+                f"cannot serve /health and /metrics on {settings.producer_metrics_host}:"
+                f"{settings.producer_metrics_port} ({error.strerror}); set PRODUCER_METRICS_PORT"
+            ) from error
+        event(log, "serving /health and /metrics", port=ops.port)
+        polls = 0
+        try:
+            config = producer_config(settings)
+            producer = connect_producer(
+                config.pop("bootstrap_servers"),
+                attempts=settings.producer_connect_attempts,
+                backoff_seconds=settings.producer_connect_backoff_seconds,
+                **config,
+            )
+            publisher = TickPublisher(
+                producer,
+                self.metrics,
+                max_buffered=settings.producer_buffer_max_records,
+                clock=self._clock,
+                on_delivered=self._on_delivered,
+            )
+            self._publisher = publisher
+            try:
+                ensure_topic(settings, TICKS_TOPIC)
+                source = build_source(settings, self.metrics, self.stop)
+                self._source_name = source.name
+                try:
+                    polls = self._loop(source, publisher)
+                finally:
+                    source.close()
+            finally:
+                lost = publisher.close(settings.producer_flush_timeout_seconds)
+                if lost:
+                    event(
+                        log,
+                        f"producer stopped; {lost} ticks were never acknowledged by Kafka "
+                        f"({publisher.last_error})",
+                        logging.WARNING,
+                        acknowledged=publisher.acknowledged,
+                    )
+                else:
+                    event(
+                        log,
+                        "producer stopped; every tick sent was acknowledged by Kafka",
+                        acknowledged=publisher.acknowledged,
+                    )
+        finally:
+            ops.stop()
+        event(log, "producer finished", polls=polls)
+        return 0
+
+    def _loop(self, source: MarketSource, publisher: TickPublisher) -> int:
+        settings = self.settings
+        polls = 0
+        while not self.stop.is_set():
             started = time.monotonic()
             try:
                 result = source.poll()
-            except Exception as exc:  # the loop never dies on a failed poll
-                event(log, f"poll failed: {exc}", logging.WARNING, source=source.name)
-            else:
-                publisher.publish(result.ticks)
-                event(
-                    log,
-                    summary_line(result.ticks),
-                    ticks=len(result.ticks),
-                    rejected=len(result.rejected),
-                    source=source.name,
-                )
+            except PollInterruptedError:
+                break
+            except Exception as error:  # the loop never dies on a failed poll
+                result = PollResult(errors=[f"{type(error).__name__}: {error}"])
+            if result.finished:
+                event(log, f"{source.name} source has nothing more to publish; stopping")
+                break
+            report = publisher.publish(result.ticks)
+            self._report(source, result, report, publisher)
             polls += 1
             if settings.producer_max_polls and polls >= settings.producer_max_polls:
                 break
-            next_poll = started + settings.producer_interval_seconds
-            stop.wait(max(0.0, next_poll - time.monotonic()))
-    finally:
-        publisher.flush(timeout=30)
-        publisher.close()
-        source.close()
-        event(log, "producer stopped; all sent ticks flushed", polls=polls)
-    return 0
+            delay = (
+                result.next_poll_in
+                if result.next_poll_in is not None
+                else settings.producer_interval_seconds
+            )
+            self.stop.wait(max(0.0, started + delay - time.monotonic()))
+        return polls
+
+    def _report(
+        self,
+        source: MarketSource,
+        result: PollResult,
+        report: PublishReport,
+        publisher: TickPublisher,
+    ) -> None:
+        """One line per poll, plus a line per bad row, per error and per Kafka state change."""
+        for row in result.rejected:
+            event(
+                log,
+                f"skipping bad {source.name} row: {row.reason}",
+                logging.WARNING,
+                coin=row.coin_id,
+            )
+        self.metrics.rows_rejected.inc(len(result.rejected))
+        for error in result.errors:
+            event(log, f"✗ {error}", logging.WARNING, source=source.name)
+        if result.ticks or not result.errors:
+            event(
+                log,
+                summary_line(result.ticks) or "no ticks",
+                ticks=len(result.ticks),
+                rejected=len(result.rejected),
+                buffered=publisher.buffered,
+                source=source.name,
+            )
+        if report.dropped:
+            event(
+                log,
+                f"Kafka buffer full ({publisher.buffered} ticks unacknowledged); dropped "
+                f"{report.dropped} new ticks",
+                logging.WARNING,
+            )
+        outage = publisher.in_outage
+        if outage and not self._kafka_outage:
+            event(
+                log,
+                f"Kafka did not acknowledge ticks in time ({publisher.last_error}); "
+                f"keeping {publisher.buffered} ticks to resend until it does",
+                logging.WARNING,
+            )
+        elif self._kafka_outage and not outage:
+            event(log, f"Kafka is acknowledging again; {publisher.buffered} ticks still buffered")
+        self._kafka_outage = outage
+
+
+def run(
+    settings: ProducerSettings,
+    stop: threading.Event,
+    registry: CollectorRegistry | None = None,
+    on_delivered: Callable[[OutgoingRecord], None] | None = None,
+) -> int:
+    return Producer(settings, stop, registry, on_delivered).run()
 
 
 def main(settings: ProducerSettings | None = None) -> int:

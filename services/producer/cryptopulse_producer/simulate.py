@@ -144,35 +144,113 @@ class SimulatedMarket:
             coin.record(to)
         self._now = to
 
-    def poll(self, now: datetime | None = None) -> list[Tick]:
+    def _advance(self, now: datetime | None) -> datetime:
         moment = now or datetime.now(UTC)
         if moment <= self._now:
             moment = self._now + timedelta(milliseconds=1)
         self._step(moment)
-        stamp = format_timestamp(moment)
-        ticks = []
+        return moment
+
+    def _quotes(self, moment: datetime) -> list[_Quote]:
+        jitter = 1.0 + 0.1 * math.sin(moment.timestamp() / 3600.0)
+        quotes = []
         for coin in self._coins:
             opening = coin.history[0].first
-            high = max(bucket.high for bucket in coin.history)
-            low = min(bucket.low for bucket in coin.history)
             market_cap = coin.price * coin.profile.circulating_supply
-            jitter = 1.0 + 0.1 * math.sin(moment.timestamp() / 3600.0)
-            ticks.append(
-                Tick(
-                    id=coin.profile.id,
-                    symbol=coin.profile.symbol,
-                    name=coin.profile.name,
-                    current_price=_round_price(coin.price),
+            quotes.append(
+                _Quote(
+                    profile=coin.profile,
+                    price=_round_price(coin.price),
+                    opening=opening,
                     market_cap=round(market_cap),
                     total_volume=round(market_cap * coin.profile.daily_turnover * jitter),
-                    price_change_percentage_24h=round((coin.price / opening - 1.0) * 100.0, 5),
-                    high_24h=_round_price(high),
-                    low_24h=_round_price(low),
-                    last_updated=stamp,
-                    observed_at=stamp,
+                    change_pct=round((coin.price / opening - 1.0) * 100.0, 5),
+                    high=_round_price(max(bucket.high for bucket in coin.history)),
+                    low=_round_price(min(bucket.low for bucket in coin.history)),
                 )
             )
-        return ticks
+        return quotes
+
+    def poll(self, now: datetime | None = None) -> list[Tick]:
+        """Advance to ``now`` and return one contract tick per coin (the fast path)."""
+        moment = self._advance(now)
+        stamp = format_timestamp(moment)
+        return [
+            Tick(
+                id=quote.profile.id,
+                symbol=quote.profile.symbol,
+                name=quote.profile.name,
+                current_price=quote.price,
+                market_cap=quote.market_cap,
+                total_volume=quote.total_volume,
+                price_change_percentage_24h=quote.change_pct,
+                high_24h=quote.high,
+                low_24h=quote.low,
+                last_updated=stamp,
+                observed_at=stamp,
+            )
+            for quote in self._quotes(moment)
+        ]
+
+    def poll_rows(self, now: datetime | None = None) -> list[dict[str, object]]:
+        """Advance to ``now`` and return the market as CoinGecko's ``/coins/markets`` rows.
+
+        Every documented field is present (ranked by market cap, as CoinGecko orders them), with
+        ``price_change_percentage_24h_in_currency`` as when ``price_change_percentage=24h`` is
+        asked for; the simulator has no all-time history, so ``ath``/``atl`` are its 24h extremes.
+        """
+        moment = self._advance(now)
+        stamp = format_timestamp(moment)
+        quotes = sorted(self._quotes(moment), key=lambda quote: -quote.market_cap)
+        rows: list[dict[str, object]] = []
+        for rank, quote in enumerate(quotes, start=1):
+            profile = quote.profile
+            cap_open = quote.opening * profile.circulating_supply
+            rows.append(
+                {
+                    "id": profile.id,
+                    "symbol": profile.symbol,
+                    "name": profile.name,
+                    "image": f"https://coin-images.coingecko.com/coins/images/{rank}/large/"
+                    f"{profile.id}.png",
+                    "current_price": quote.price,
+                    "market_cap": quote.market_cap,
+                    "market_cap_rank": rank,
+                    "fully_diluted_valuation": quote.market_cap,
+                    "total_volume": quote.total_volume,
+                    "high_24h": quote.high,
+                    "low_24h": quote.low,
+                    "price_change_24h": round(quote.price - quote.opening, 8),
+                    "price_change_percentage_24h": quote.change_pct,
+                    "market_cap_change_24h": round(quote.market_cap - cap_open, 2),
+                    "market_cap_change_percentage_24h": quote.change_pct,
+                    "circulating_supply": profile.circulating_supply,
+                    "total_supply": profile.circulating_supply,
+                    "max_supply": None,
+                    "ath": quote.high,
+                    "ath_change_percentage": round((quote.price / quote.high - 1.0) * 100, 5),
+                    "ath_date": stamp,
+                    "atl": quote.low,
+                    "atl_change_percentage": round((quote.price / quote.low - 1.0) * 100, 5),
+                    "atl_date": stamp,
+                    "roi": None,
+                    "last_updated": stamp,
+                    "price_change_percentage_24h_in_currency": quote.change_pct,
+                }
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class _Quote:
+    profile: CoinProfile
+    price: float
+    opening: float
+    market_cap: int
+    total_volume: int
+    change_pct: float
+    high: float
+    low: float
 
 
 def _round_price(price: float) -> float:
