@@ -1,18 +1,23 @@
 /**
- * The WebSocket session with the API server: connect, parse, reconnect with backoff, and watch for
- * staleness. DOM-free: the socket comes from a {@link Transport}, so tests drive it with a fake or
- * a real socket alike, and time comes from the global timers (fake timers in tests).
+ * The WebSocket session with the API server: connect, parse, reconnect with backoff. DOM-free:
+ * the socket comes from a {@link Transport}, so tests drive it with a fake or a real socket alike,
+ * and time comes from the global timers (fake timers in tests).
+ *
+ * Whether the data is fresh is not the socket's business: the dashboard turns a `live`
+ * connection into `stale` when no new record has arrived for two windows (see `staleness.ts`).
  */
 
 import { backoffDelay } from './backoff';
 import { parseServerMessage, type ServerMessage } from './contract';
-import { isStale, msUntilStale } from './staleness';
 
-export type ConnectionStatus =
+/** The state of the socket itself. */
+export type ConnectionState =
   | { readonly kind: 'connecting' }
   | { readonly kind: 'live' }
-  | { readonly kind: 'reconnecting'; readonly attempt: number }
-  | { readonly kind: 'stale' };
+  | { readonly kind: 'reconnecting'; readonly attempt: number };
+
+/** What the status indicator shows: the socket's state, or `stale` over a live socket. */
+export type ConnectionStatus = ConnectionState | { readonly kind: 'stale' };
 
 /** The text of the status indicator (tests and users read exactly this). */
 export function statusText(status: ConnectionStatus): string {
@@ -67,7 +72,7 @@ export interface ConnectionOptions {
   readonly url: string;
   readonly transport: Transport;
   readonly onMessage: (message: ServerMessage) => void;
-  readonly onStatus: (status: ConnectionStatus) => void;
+  readonly onStatus: (status: ConnectionState) => void;
   /** Where contract violations and connection failures are reported (default `console.warn`). */
   readonly onProblem?: (text: string) => void;
   /** Jitter source in [0, 1) (default `Math.random`). */
@@ -81,21 +86,19 @@ export class LiveConnection {
   private socket: SocketHandle | null = null;
   /** Bumped whenever a socket is abandoned, so late events from it are ignored. */
   private generation = 0;
-  /** Failed attempts since the last message with data. */
+  /** Failed attempts since the last valid message. */
   private failures = 0;
-  private lastDataAt = 0;
   private running = false;
-  private current: ConnectionStatus = { kind: 'connecting' };
+  private current: ConnectionState = { kind: 'connecting' };
   private connectTimer: Timer | undefined;
   private retryTimer: Timer | undefined;
-  private staleTimer: Timer | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ConnectionOptions) {
     this.options = options;
   }
 
-  get status(): ConnectionStatus {
+  get status(): ConnectionState {
     return this.current;
   }
 
@@ -141,8 +144,6 @@ export class LiveConnection {
 
   private handleOpen(): void {
     clearTimeout(this.connectTimer);
-    this.lastDataAt = Date.now();
-    this.armStaleTimer();
     this.heartbeatTimer = setInterval(() => this.socket?.send(HEARTBEAT_MESSAGE), HEARTBEAT_INTERVAL_MS);
   }
 
@@ -150,9 +151,7 @@ export class LiveConnection {
     const { message, problems } = parseServerMessage(text);
     for (const problem of problems) this.report(`${this.options.url}: ${problem}`);
     if (message === null) return;
-    this.lastDataAt = Date.now();
     this.failures = 0;
-    this.armStaleTimer();
     this.setStatus({ kind: 'live' });
     this.options.onMessage(message);
   }
@@ -174,24 +173,13 @@ export class LiveConnection {
   private abandonSocket(code: number, reason: string): void {
     this.generation += 1;
     clearTimeout(this.connectTimer);
-    clearTimeout(this.staleTimer);
     clearInterval(this.heartbeatTimer);
     const socket = this.socket;
     this.socket = null;
     socket?.close(code, reason);
   }
 
-  private armStaleTimer(): void {
-    clearTimeout(this.staleTimer);
-    this.staleTimer = setTimeout(() => this.checkStale(), msUntilStale(this.lastDataAt, Date.now()));
-  }
-
-  private checkStale(): void {
-    if (isStale(this.lastDataAt, Date.now())) this.setStatus({ kind: 'stale' });
-    else this.armStaleTimer();
-  }
-
-  private setStatus(status: ConnectionStatus): void {
+  private setStatus(status: ConnectionState): void {
     if (statusText(status) === statusText(this.current)) return;
     this.current = status;
     this.options.onStatus(status);

@@ -1,4 +1,4 @@
-/** Number and time formatting for the table, per the reader's locale. */
+/** Number and time formatting, per the reader's locale. */
 
 export const MISSING = '—';
 
@@ -11,6 +11,16 @@ export interface Formatters {
   compact(value: number | null): string;
   /** Wall-clock time of an ISO timestamp: 17:00:30. */
   time(iso: string): string;
+  /** A price without the currency, for chart axes: 96,512.40 / 0.3812. */
+  plainPrice(value: number): string;
+  /** Wall-clock time of epoch seconds, with seconds (chart crosshair): 17:00:30. */
+  clock(epochSeconds: number): string;
+  /** Wall-clock hours and minutes of epoch seconds (chart axis): 17:00. */
+  clockShort(epochSeconds: number): string;
+  /** A count: 1,204. */
+  count(value: number): string;
+  /** The locale the formatters use (undefined: the reader's). */
+  readonly locale: string | undefined;
 }
 
 export interface FormatOptions {
@@ -49,12 +59,14 @@ export function createFormatters({ locale, currency }: FormatOptions): Formatter
     minimumFractionDigits: 2,
     maximumFractionDigits: 2,
   });
-  const compactFormat = numberFormat({ ...money, notation: 'compact', maximumFractionDigits: 2 });
+  const compactFormat = numberFormat({ ...money, notation: 'compact', minimumFractionDigits: 0, maximumFractionDigits: 2 });
   const timeFormat = new Intl.DateTimeFormat(locale, {
     hour: '2-digit',
     minute: '2-digit',
     second: '2-digit',
   });
+  const shortTimeFormat = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' });
+  const countFormat = numberFormat({ maximumFractionDigits: 0 });
   return {
     price: (value) => numberFormat({ ...money, ...priceDigits(value) }).format(value),
     change: (percent) => changeFormat.format(percent / 100),
@@ -63,6 +75,11 @@ export function createFormatters({ locale, currency }: FormatOptions): Formatter
       const millis = Date.parse(iso);
       return Number.isNaN(millis) ? MISSING : timeFormat.format(millis);
     },
+    plainPrice: (value) => numberFormat(priceDigits(value)).format(value),
+    clock: (seconds) => timeFormat.format(seconds * 1000),
+    clockShort: (seconds) => shortTimeFormat.format(seconds * 1000),
+    count: (value) => countFormat.format(value),
+    locale,
   };
 }
 

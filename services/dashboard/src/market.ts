@@ -22,6 +22,14 @@ export function supersedes(candidate: Aggregate, current: Aggregate): boolean {
   return timestampMillis(candidate.timestamp) >= timestampMillis(current.timestamp);
 }
 
+/** Whether `candidate` carries news over `current`: a later window, or a later event time in it. */
+export function isNewer(candidate: Aggregate, current: Aggregate | undefined): boolean {
+  if (current === undefined) return true;
+  const byWindow = timestampMillis(candidate.window_start) - timestampMillis(current.window_start);
+  if (byWindow !== 0) return byWindow > 0;
+  return timestampMillis(candidate.timestamp) > timestampMillis(current.timestamp);
+}
+
 /** Fold a batch of records (in any order, several per coin allowed) into the state. */
 export function mergeRecords(state: MarketState, records: readonly Aggregate[]): MarketState {
   let next: Map<string, Aggregate> | null = null;

@@ -12,19 +12,35 @@ import { WebSocketServer } from 'ws';
 import { type Dashboard, startDashboard } from '../src/app';
 import { webSocketTransport } from '../src/connection';
 import { type Aggregate, MARKET_UPDATE_MESSAGE, SNAPSHOT_MESSAGE } from '../src/contract';
+import { EMPTY_HISTORY, type HistoryState, mergeHistory } from '../src/history';
 import { fromSnapshot, type MarketState, mergeRecords } from '../src/market';
 import { STATUS_TEST_ID } from '../src/view/status';
+import { FakeCharts } from './fake-charts';
 import { aggregate, BITCOIN, DOGECOIN, ETHEREUM, frame } from './fixtures';
 
-/** Serves `/ws` like `cryptopulse_api.app`: snapshot first, then every broadcast. */
+/**
+ * Serves `/ws` like `cryptopulse_api.app`: snapshot first, then every broadcast; and
+ * `GET /api/history?coin=<id>` from every record it has broadcast, one per window.
+ */
 class StandInApi {
   market: MarketState = fromSnapshot([]);
+  history: HistoryState = EMPTY_HISTORY;
   private http: Server | null = null;
   private sockets: WebSocketServer | null = null;
   port = 0;
 
   async listen(port = 0): Promise<void> {
-    const http = createServer((_request, response) => response.writeHead(404).end());
+    const http = createServer((request, response) => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const coinId = url.searchParams.get('coin') ?? '';
+      if (url.pathname !== '/api/history') {
+        response.writeHead(404).end();
+        return;
+      }
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
+        .end(JSON.stringify({ coin_id: coinId, data: this.history.get(coinId) ?? [] }));
+    });
     const sockets = new WebSocketServer({ server: http, path: '/ws' });
     sockets.on('connection', (socket) => {
       socket.send(frame(SNAPSHOT_MESSAGE, [...this.market.values()]));
@@ -37,6 +53,7 @@ class StandInApi {
 
   broadcast(records: readonly Aggregate[]): void {
     this.market = mergeRecords(this.market, records);
+    this.history = mergeHistory(this.history, records);
     for (const client of this.sockets?.clients ?? []) client.send(frame(MARKET_UPDATE_MESSAGE, records));
   }
 
@@ -51,6 +68,7 @@ class StandInApi {
 }
 
 let api: StandInApi;
+let charts: FakeCharts;
 let root: HTMLElement;
 let dashboard: Dashboard | null = null;
 
@@ -77,6 +95,7 @@ async function until(check: () => void, timeout = 5_000): Promise<void> {
 beforeEach(async () => {
   api = new StandInApi();
   await api.listen();
+  charts = new FakeCharts();
   root = document.createElement('div');
   document.body.replaceChildren(root);
 });
@@ -91,7 +110,14 @@ function start(): void {
   dashboard = startDashboard(
     root,
     { wsUrl: `ws://127.0.0.1:${api.port}/ws`, apiUrl: `http://127.0.0.1:${api.port}/`, currency: 'USD' },
-    { transport: webSocketTransport(WebSocket), locale: 'en-US', random: () => 0, onProblem: () => undefined },
+    {
+      transport: webSocketTransport(WebSocket),
+      charts,
+      locale: 'en-US',
+      random: () => 0,
+      onProblem: () => undefined,
+      requestFrame: (draw) => setTimeout(draw, 0),
+    },
   );
 }
 
@@ -120,8 +146,22 @@ describe('the dashboard over a real WebSocket', () => {
 
     api.market = fromSnapshot([DOGECOIN]);
     await api.listen(port);
-    await until(() => expect(status()).toBe('live'));
-    expect(rowIds()).toEqual(['dogecoin']);
+    await until(() => expect(rowIds()).toEqual(['dogecoin']));
+    expect(status()).toBe('live');
     expect(price('dogecoin')).toBe('$0.3812');
+  });
+
+  it('backfills the chart from GET /api/history over real HTTP', async () => {
+    const windows = [0, 1, 2].map((n) =>
+      aggregate({
+        window_start: new Date(Date.parse(BITCOIN.window_start) + n * 60_000).toISOString(),
+        window_end: new Date(Date.parse(BITCOIN.window_end) + n * 60_000).toISOString(),
+        timestamp: new Date(Date.parse(BITCOIN.timestamp) + n * 60_000).toISOString(),
+        close: 96_000 + n,
+      }),
+    );
+    api.broadcast(windows);
+    start();
+    await until(() => expect(charts.price.candles.map((candle) => candle.close)).toEqual([96_000, 96_001, 96_002]));
   });
 });

@@ -4,15 +4,19 @@ import type { Aggregate } from '../../src/contract';
 import { createFormatters } from '../../src/format';
 import { DEFAULT_SORT, type SortKey, sortAggregates, type SortState } from '../../src/sort';
 import { COLUMNS } from '../../src/view/columns';
-import { EMPTY_TEXT, MarketTable } from '../../src/view/table';
+import { EMPTY_TEXT, MarketTable, SPARKLINE_LABEL, type TableExtras } from '../../src/view/table';
+import { FakeCharts, TEST_COLORS } from '../fake-charts';
 import { aggregate, BITCOIN, DOGECOIN, ETHEREUM } from '../fixtures';
 
 const format = createFormatters({ locale: 'en-US', currency: 'USD' });
 let onSort: Mock<(key: SortKey) => void>;
+let onSelect: Mock<(coinId: string) => void>;
+let charts: FakeCharts;
 let table: MarketTable;
+const NO_EXTRAS: TableExtras = { selected: null, sparklines: new Map() };
 
-function show(records: readonly Aggregate[], sort: SortState = DEFAULT_SORT): void {
-  table.render(sortAggregates(records, sort), sort);
+function show(records: readonly Aggregate[], sort: SortState = DEFAULT_SORT, extras = NO_EXTRAS): void {
+  table.render(sortAggregates(records, sort), sort, extras);
 }
 
 const rows = (): HTMLTableRowElement[] => [...table.element.querySelectorAll<HTMLTableRowElement>('tbody tr')];
@@ -22,7 +26,9 @@ const cell = (coinId: string, className: string): HTMLElement | null =>
 
 beforeEach(() => {
   onSort = vi.fn<(key: SortKey) => void>();
-  table = new MarketTable(document, { format, onSort });
+  onSelect = vi.fn<(coinId: string) => void>();
+  charts = new FakeCharts();
+  table = new MarketTable(document, { format, charts, colors: TEST_COLORS, onSort, onSelect });
   document.body.replaceChildren(table.element);
 });
 
@@ -38,7 +44,7 @@ describe('MarketTable', () => {
     show([DOGECOIN, BITCOIN, ETHEREUM]);
     expect(rowIds()).toEqual(['bitcoin', 'ethereum', 'dogecoin']);
     const texts = [...(rows()[2]?.children ?? [])].map((element) => element.textContent);
-    expect(texts).toEqual(['DOGE', 'Dogecoin', '$0.3812', '-6.40%', '$0.3831', '$0.3795', '—', 'Volatile', 'Crashing']);
+    expect(texts).toEqual(['DOGE', 'Dogecoin', '$0.3812', '-6.40%', '$0.3831', '$0.3795', '—', 'Volatile', 'Crashing', '']);
     expect(cell('bitcoin', 'price')?.textContent).toBe('$96,512.40');
     expect(cell('bitcoin', 'change')?.textContent).toBe('+2.35%');
     expect(cell('bitcoin', 'change')?.dataset.tone).toBe('up');
@@ -67,6 +73,7 @@ describe('MarketTable', () => {
     expect(rows()[1]).toBe(ethereumRow);
     show([ETHEREUM]);
     expect(rowIds()).toEqual(['ethereum']);
+    expect(charts.sparklines.filter((line) => line.destroyed)).toHaveLength(2);
     show([]);
     expect(rows()[0]?.textContent).toBe(EMPTY_TEXT);
   });
@@ -79,7 +86,42 @@ describe('MarketTable', () => {
     buttons[3]?.click();
     expect(onSort).toHaveBeenCalledWith('change_24h');
     const sorts = [...table.element.querySelectorAll('thead th')].map((th) => th.getAttribute('aria-sort'));
-    expect(sorts.filter((value) => value !== 'none')).toEqual(['ascending']);
+    expect(sorts.filter((value) => value !== null && value !== 'none')).toEqual(['ascending']);
     expect(table.element.querySelector('th.price')?.getAttribute('aria-sort')).toBe('ascending');
+  });
+
+  it('selects a coin from its symbol button or a click on its row, and marks the selected row', () => {
+    show([BITCOIN, ETHEREUM], DEFAULT_SORT, { selected: 'ethereum', sparklines: new Map() });
+    const button = (coinId: string) =>
+      table.element.querySelector<HTMLButtonElement>(`tr[data-coin-id="${coinId}"] button.select-coin`);
+    expect(button('bitcoin')?.textContent).toBe('BTC');
+    expect(button('bitcoin')?.getAttribute('aria-pressed')).toBe('false');
+    expect(button('ethereum')?.getAttribute('aria-pressed')).toBe('true');
+    expect(rows()[1]?.dataset.selected).toBe('true');
+    expect(rows()[0]?.dataset.selected).toBeUndefined();
+    button('bitcoin')?.click();
+    expect(onSelect).toHaveBeenLastCalledWith('bitcoin');
+    cell('ethereum', 'price')?.click();
+    expect(onSelect).toHaveBeenLastCalledWith('ethereum');
+    expect(onSelect).toHaveBeenCalledTimes(2);
+  });
+
+  it('draws a sparkline per row, only again when its points change, toned by direction', () => {
+    const rising = [
+      { time: 1, value: 10 },
+      { time: 2, value: 12 },
+    ];
+    const sparklines = new Map([['bitcoin', rising]]);
+    show([BITCOIN, ETHEREUM], DEFAULT_SORT, { selected: null, sparklines });
+    expect(table.element.querySelector('thead th.sparkline')?.textContent).toBe(SPARKLINE_LABEL);
+    expect(charts.sparklineOf('bitcoin')?.points).toBe(rising);
+    expect(charts.sparklineOf('bitcoin')?.tone).toBe('up');
+    expect(charts.sparklineOf('ethereum')?.points).toEqual([]);
+    expect(cell('bitcoin', 'sparkline')?.dataset.points).toBe('2');
+    show([BITCOIN, ETHEREUM], DEFAULT_SORT, { selected: null, sparklines });
+    expect(charts.sparklineOf('bitcoin')?.shows).toBe(1);
+    show([BITCOIN], DEFAULT_SORT, { selected: null, sparklines: new Map([['bitcoin', [...rising, { time: 3, value: 9 }]]]) });
+    expect(charts.sparklineOf('bitcoin')?.shows).toBe(2);
+    expect(charts.sparklineOf('bitcoin')?.tone).toBe('down');
   });
 });

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { BIG_MOVE_PERCENT, comparisonBars, marketOverview } from '../src/overview';
+import { aggregate, BITCOIN, DOGECOIN, ETHEREUM } from './fixtures';
+
+describe('marketOverview', () => {
+  it('sums volumes and caps, averages the changes and counts gainers, losers and big movers', () => {
+    const mover = aggregate({ coin_id: 'x', change_24h: -BIG_MOVE_PERCENT, volume_24h: 1, market_cap: 2 });
+    expect(marketOverview([BITCOIN, ETHEREUM, DOGECOIN, mover])).toEqual({
+      coins: 4,
+      totalVolume: 31_000_000_000 * 2 + 1,
+      totalMarketCap: 1_910_000_000_000 + 410_000_000_000 + 2,
+      averageChange: (2.35 - 1.2 - 6.4 - 10) / 4,
+      gainers: 1,
+      losers: 3,
+      bigMovers: 1,
+    });
+  });
+
+  it('says nothing rather than zero when nothing is known', () => {
+    expect(marketOverview([])).toMatchObject({ coins: 0, totalVolume: null, averageChange: null });
+    expect(marketOverview([DOGECOIN])).toMatchObject({ totalVolume: null, totalMarketCap: null });
+  });
+});
+
+describe('comparisonBars', () => {
+  it('orders coins by 24h change and sizes each bar against the largest move', () => {
+    expect(comparisonBars([DOGECOIN, BITCOIN, ETHEREUM])).toEqual([
+      { coinId: 'bitcoin', coin: 'BTC', change: 2.35, size: 2.35 / 6.4 },
+      { coinId: 'ethereum', coin: 'ETH', change: -1.2, size: 1.2 / 6.4 },
+      { coinId: 'dogecoin', coin: 'DOGE', change: -6.4, size: 1 },
+    ]);
+  });
+
+  it('draws no bar when nothing moved', () => {
+    expect(comparisonBars([aggregate({ change_24h: 0 })])[0]?.size).toBe(0);
+    expect(comparisonBars([])).toEqual([]);
+  });
+});
