@@ -199,6 +199,8 @@ export function startDashboard(root: HTMLElement, config: DashboardConfig, deps:
     panel.render(current, candlesOf(coinHistory ?? []), style, windowMs);
     const latest = latestTimestamp(market);
     lastUpdate.textContent = latest === null ? '' : `Data as of ${format.time(latest)}`;
+    if (latest === null) delete lastUpdate.dataset.timestamp;
+    else lastUpdate.dataset.timestamp = latest;
     drawStatus();
   }
 
