@@ -1,0 +1,115 @@
+"""Every ci/*-values.yaml scenario renders, and every object it renders would be admitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.k8s.conftest import SCENARIOS
+from tests.k8s.podsecurity import object_violations
+from tests.k8s.render import KUBE_VERSION, by_kind, one, render
+from tests.k8s.schemas import Validator, all_errors, describe
+
+Scenario = tuple[str, list[dict[str, Any]]]
+
+
+def test_the_four_scenarios_of_the_issue_exist() -> None:
+    names = {path.name for path in SCENARIOS}
+    assert {
+        "minimal-values.yaml",
+        "existing-kafka-values.yaml",
+        "strimzi-auth-values.yaml",
+        "full-values.yaml",
+    } <= names
+
+
+def test_validation_uses_the_kubernetes_version_asked_for(validator: Validator) -> None:
+    assert validator.validated_version() == KUBE_VERSION.rsplit(".", 1)[0]
+
+
+def test_every_object_is_valid_against_its_schema(validator: Validator, scenario: Scenario) -> None:
+    name, objects = scenario
+    assert objects, f"{name} rendered nothing"
+    errors = list(all_errors(validator, objects))
+    assert not errors, f"{name}:\n" + "\n".join(errors)
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard(scenario: Scenario) -> None:
+    name, objects = scenario
+    problems = [problem for obj in objects for problem in object_violations(obj)]
+    assert not problems, f"{name}:\n" + "\n".join(problems)
+
+
+def test_every_container_is_hardened_and_bounded(scenario: Scenario) -> None:
+    """Beyond the restricted profile: read-only root, /tmp emptyDir, requests and limits."""
+    name, objects = scenario
+    for obj in by_kind(objects, "Deployment") + by_kind(objects, "Pod"):
+        spec = obj["spec"]["template"]["spec"] if obj["kind"] == "Deployment" else obj["spec"]
+        tmp_volumes = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
+        for container in spec["containers"]:
+            where = f"{name} {describe(obj)} {container['name']}"
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, where
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            assert mounts.get("/tmp") in tmp_volumes, f"{where}: no emptyDir at /tmp"
+            assert container["resources"]["requests"], where
+            assert container["resources"]["limits"]["memory"], where
+    for app in by_kind(objects, "SparkApplication"):
+        for role in ("driver", "executor"):
+            part = app["spec"][role]
+            assert part["securityContext"]["readOnlyRootFilesystem"] is True
+            assert {m["mountPath"] for m in part["volumeMounts"]} >= {"/tmp", "/opt/spark/work-dir"}
+            assert part["memory"]
+            assert part["coreLimit"]
+
+
+def test_long_running_containers_have_both_probes(scenario: Scenario) -> None:
+    name, objects = scenario
+    for deployment in by_kind(objects, "Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            where = f"{name} {describe(deployment)}"
+            readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+            assert readiness["httpGet"]["path"], where
+            assert liveness["httpGet"]["path"], where
+
+
+def test_the_api_is_ready_on_ready_and_alive_on_health() -> None:
+    api = one(render(), "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert api["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+
+
+def test_pods_roll_when_their_config_changes() -> None:
+    def checksums(set_values: list[str]) -> dict[str, str]:
+        objects = render(set_values=set_values)
+        return {
+            describe(d): d["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+            for d in by_kind(objects, "Deployment")
+        }
+
+    before = checksums([])
+    after = checksums(["api.maxConnections=50"])
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"Deployment/cryptopulse-api"}
+
+
+def test_the_stream_job_is_a_restarting_spark_application_on_a_claim() -> None:
+    objects = render()
+    app = one(objects, "SparkApplication")
+    spec = app["spec"]
+    assert spec["restartPolicy"]["type"] == "Always"
+    assert spec["mainApplicationFile"] == "local:///opt/cryptopulse/stream_main.py"
+    claim = one(objects, "PersistentVolumeClaim")["metadata"]["name"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["checkpoints"]["persistentVolumeClaim"]["claimName"] == claim
+    for role in ("driver", "executor"):
+        mounts = {m["name"]: m["mountPath"] for m in spec[role]["volumeMounts"]}
+        assert mounts["checkpoints"] == "/var/lib/cryptopulse/checkpoints"
+    config = one(objects, "ConfigMap", "-stream")["data"]
+    assert config["STREAM_CHECKPOINT_DIR"] == "/var/lib/cryptopulse/checkpoints/stream"
+    assert config["STREAM_INGEST_URL"] == ("http://cryptopulse-api.cryptopulse.svc:8000/ingest")
+
+
+def test_a_read_write_once_claim_keeps_executors_on_the_drivers_node() -> None:
+    rwo = one(render(), "SparkApplication")["spec"]["executor"]
+    assert rwo["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    rwx = render(set_values=["stream.checkpoints.accessMode=ReadWriteMany"])
+    assert "affinity" not in one(rwx, "SparkApplication")["spec"]["executor"]
