@@ -83,10 +83,11 @@ def open_context(
     *,
     viewport: dict[str, int] | None = None,
     color_scheme: str = "light",
+    locale: str = "en-US",
 ) -> BrowserContext:
     context = browser.new_context(
         viewport=viewport or DESKTOP,  # type: ignore[arg-type]
-        locale="en-US",
+        locale=locale,
         timezone_id="UTC",
         color_scheme=color_scheme,  # type: ignore[arg-type]
     )

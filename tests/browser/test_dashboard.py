@@ -115,6 +115,23 @@ def test_selecting_a_coin_shows_its_candles(page: Page, pipeline: Stages) -> Non
     expect(page.locator("td.sparkline[data-points]")).to_have_count(len(DEFAULT_COIN_IDS))
 
 
+def test_numbers_follow_the_readers_locale(
+    browser: Browser, page_errors: PageErrors, pipeline: Stages
+) -> None:
+    context = open_context(browser, page_errors, locale="de-DE")
+    try:
+        page = context.new_page()
+        open_live(page, pipeline)
+        # German: dot for thousands, comma for decimals, the currency sign after the number.
+        price = page.locator(f"{row(page, 'bitcoin')} td.price")
+        expect(price).to_have_text(re.compile(r"^\d{1,3}(\.\d{3})*,\d{2}\s\$$"))
+        change = page.locator(f"{row(page, 'bitcoin')} td.change")
+        expect(change).to_have_text(re.compile(r"^[+-]?\d+,\d{2}\s%$"))
+    finally:
+        context.close()
+    assert list(page_errors) == []
+
+
 def test_screenshots_light_dark_and_phone(
     browser: Browser, page_errors: PageErrors, pipeline: Stages
 ) -> None:

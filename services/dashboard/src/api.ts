@@ -34,19 +34,36 @@ export function parseHistory(body: unknown, coinId: string): HistoryResult {
   return { kind: 'ok', records, problems };
 }
 
-/** Fetch one coin's history. Never throws: a failure is a result that says what went wrong. */
-export async function fetchHistory(apiUrl: string, coinId: string, fetchFn: typeof fetch = fetch): Promise<HistoryResult> {
+/**
+ * Fetch one coin's history. Never throws: a failure is a result that says what went wrong.
+ * `signal` cancels it (the dashboard was stopped); it also gives up after {@link HISTORY_TIMEOUT_MS}.
+ */
+export async function fetchHistory(
+  apiUrl: string,
+  coinId: string,
+  fetchFn: typeof fetch = fetch,
+  signal?: AbortSignal,
+): Promise<HistoryResult> {
   const url = historyUrl(apiUrl, coinId);
+  // One signal for both the caller's cancel and the timeout (AbortSignal.any is too new to rely on).
+  const cancel = new AbortController();
+  const timer = setTimeout(() => cancel.abort(new Error(`no answer within ${HISTORY_TIMEOUT_MS / 1000} s`)), HISTORY_TIMEOUT_MS);
+  const onAbort = (): void => cancel.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const response = await fetchFn(url, {
       cache: 'no-store',
       headers: { accept: 'application/json' },
-      signal: AbortSignal.timeout(HISTORY_TIMEOUT_MS),
+      signal: cancel.signal,
     });
     if (response.status === 404) return { kind: 'missing' };
     if (!response.ok) return { kind: 'failed', reason: `${url} answered ${response.status}` };
     return parseHistory(await response.json(), coinId);
   } catch (error) {
     return { kind: 'failed', reason: `${url}: ${String(error)}` };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
 }

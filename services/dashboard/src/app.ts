@@ -95,6 +95,8 @@ export function startDashboard(root: HTMLElement, config: DashboardConfig, deps:
   let liveSince: number | null = null;
   let windowMs = DEFAULT_WINDOW_MS;
   let stopped = false;
+  /** Cancels the history requests in flight when the dashboard stops. */
+  const requests = new AbortController();
   /** Coins whose history was asked for since the last snapshot; the endpoint's absence. */
   let backfilled = new Set<string>();
   let historyMissing = false;
@@ -292,7 +294,7 @@ export function startDashboard(root: HTMLElement, config: DashboardConfig, deps:
     const worker = async (): Promise<void> => {
       for (let coinId = queue.shift(); coinId !== undefined; coinId = queue.shift()) {
         if (stopped || historyMissing) return;
-        const result = await fetchHistory(config.apiUrl, coinId, fetchFn);
+        const result = await fetchHistory(config.apiUrl, coinId, fetchFn, requests.signal);
         if (stopped) return;
         if (result.kind === 'missing') {
           if (!historyMissing) {
@@ -341,6 +343,7 @@ export function startDashboard(root: HTMLElement, config: DashboardConfig, deps:
     status: () => currentStatus(Date.now()),
     stop: () => {
       stopped = true;
+      requests.abort();
       connection.stop();
       scheduler.stop();
       clearInterval(ticker);

@@ -52,4 +52,18 @@ describe('fetchHistory', () => {
     const refused = await fetchHistory('http://api/', 'bitcoin', answer(new TypeError('fetch failed')));
     expect(refused).toEqual({ kind: 'failed', reason: 'http://api/api/history?coin=bitcoin: TypeError: fetch failed' });
   });
+
+  it('is cancelled by the caller\'s signal', async () => {
+    const cancel = new AbortController();
+    let seen: AbortSignal | null | undefined;
+    const hanging: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        seen = init?.signal;
+        init?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+    const pending = fetchHistory('http://api/', 'bitcoin', hanging, cancel.signal);
+    cancel.abort();
+    expect(await pending).toEqual({ kind: 'failed', reason: 'http://api/api/history?coin=bitcoin: Error: aborted' });
+    expect(seen?.aborted).toBe(true);
+  });
 });

@@ -25,6 +25,8 @@ import { aggregate, BITCOIN, DOGECOIN, ETHEREUM, frame } from './fixtures';
 class StandInApi {
   market: MarketState = fromSnapshot([]);
   history: HistoryState = EMPTY_HISTORY;
+  /** `GET /api/history` requests answered (happy-dom also sends CORS preflights). */
+  historyRequests = 0;
   private http: Server | null = null;
   private sockets: WebSocketServer | null = null;
   port = 0;
@@ -37,6 +39,7 @@ class StandInApi {
         response.writeHead(404).end();
         return;
       }
+      if (request.method === 'GET') this.historyRequests += 1;
       response
         .writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
         .end(JSON.stringify({ coin_id: coinId, data: this.history.get(coinId) ?? [] }));
@@ -131,6 +134,8 @@ describe('the dashboard over a real WebSocket', () => {
     await until(() => expect(rowIds()).toEqual(['bitcoin', 'ethereum']));
     api.broadcast([aggregate({ window_start: '2026-11-28T17:01:00.000Z', price: 101_234.5 })]);
     await until(() => expect(price('bitcoin')).toBe('$101,234.50'));
+    // One history request per coin, each answered.
+    await until(() => expect(api.historyRequests).toBe(2));
   });
 
   it('survives a server restart: reconnects with backoff and resyncs from the new snapshot', async () => {
@@ -138,6 +143,8 @@ describe('the dashboard over a real WebSocket', () => {
     start();
     await until(() => expect(rowIds()).toEqual(['bitcoin', 'ethereum']));
     expect(status()).toBe('live');
+    // Its history backfill is answered before the server goes away (no request cut mid-way).
+    await until(() => expect(api.historyRequests).toBe(2));
 
     const port = api.port;
     await api.stop();
@@ -149,6 +156,8 @@ describe('the dashboard over a real WebSocket', () => {
     await until(() => expect(rowIds()).toEqual(['dogecoin']));
     expect(status()).toBe('live');
     expect(price('dogecoin')).toBe('$0.3812');
+    // The resync asks for history again.
+    await until(() => expect(api.historyRequests).toBe(3));
   });
 
   it('backfills the chart from GET /api/history over real HTTP', async () => {
