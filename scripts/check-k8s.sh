@@ -4,8 +4,8 @@
 #   pytest tests/k8s (helm template of every scenario; each object validated strictly against
 #   the Kubernetes 1.35 schemas or the CRDs in ../shared/crds; the restricted Pod Security
 #   Standard on every pod spec; skaffold.yaml against its v4beta14 schema; names shared with
-#   the Python services), hadolint on every Dockerfile, actionlint on the workflows,
-#   shellcheck on the shell scripts.
+#   the Python services), hadolint on every Dockerfile, actionlint on the workflows, and
+#   the ShellCheck linter on the shell scripts.
 # It installs its tools first, idempotently, into $CRYPTOPULSE_TOOLS_DIR
 # (default ~/.cache/cryptopulse/tools), from registries only: helm, helm-unittest and
 # actionlint from the Go module proxy (built with the local Go), the rest from PyPI into a
@@ -138,7 +138,7 @@ run "helm unittest" helm unittest --strict "$CHART"
 run "pytest tests/k8s (render, schemas, pod security, skaffold)" "$PYTHON" -m pytest tests/k8s -q
 # shellcheck disable=SC2046  # one argument per file name; names have no spaces
 run "hadolint" hadolint --failure-threshold info $(dockerfiles)
-run "actionlint" actionlint -color=never
+run "actionlint" actionlint -no-color
 # shellcheck disable=SC2046
 run "shellcheck" shellcheck --severity=style $(shell_scripts)
 
