@@ -12,7 +12,7 @@ import { aggregate, BITCOIN, DOGECOIN, ETHEREUM, frame } from './fixtures';
 
 const CONFIG = { wsUrl: 'ws://127.0.0.1:8000/ws', apiUrl: 'http://127.0.0.1:8000/', currency: 'USD' };
 
-/** The next window of a fixture: starts 30 s later (the fixtures' windows are 60 s long). */
+/** A fixture `windows` windows later (the fixtures' windows are 60 s long). */
 function later(record: Aggregate, windows: number, overrides: Partial<Aggregate> = {}): Aggregate {
   const shift = (iso: string): string => new Date(Date.parse(iso) + windows * 60_000).toISOString();
   return {
