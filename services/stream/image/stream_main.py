@@ -1,24 +1,19 @@
 """Entry file of the stream image: what the SparkApplication's ``mainApplicationFile`` names.
 
-On Kubernetes ``spark-submit`` (started by the Spark operator) chooses the master
-(``k8s://https://...``), the executors and the whole Spark configuration before this file runs.
-The job's own session builder sets a master for local runs (``STREAM_SPARK_MASTER``), so the
-session spark-submit configured is created first and its master handed to the job: the job's
-builder then returns that session and only applies its runtime SQL options to it.
+On Kubernetes ``spark-submit`` (started by the Spark operator) has already chosen the master
+(``k8s://https://...``), the executors and the Spark configuration before this file runs, so
+the job is told to leave the master alone (an empty ``STREAM_SPARK_MASTER``) whatever the
+environment says: a ``local[...]`` master here would run everything inside the driver pod.
 """
 
 from __future__ import annotations
-
-from pyspark.sql import SparkSession
 
 from cryptopulse_stream.main import main
 from cryptopulse_stream.settings import StreamSettings
 
 
 def run() -> int:
-    spark = SparkSession.builder.getOrCreate()
-    settings = StreamSettings(stream_spark_master=spark.sparkContext.master)
-    return main(settings)
+    return main(StreamSettings(stream_spark_master=""))
 
 
 if __name__ == "__main__":

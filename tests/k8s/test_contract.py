@@ -1,0 +1,163 @@
+"""One name for one thing: what the chart and images spell must match the Python services."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from cryptopulse_api.settings import ApiSettings
+from cryptopulse_common import ports
+from cryptopulse_common.contract import ALL_TOPICS, DEFAULT_COIN_IDS
+from cryptopulse_local.spark_jars import SPARK_KAFKA_ARTIFACT_IDS
+from cryptopulse_producer.settings import ProducerSettings
+from cryptopulse_stream.settings import StreamSettings
+from tests.k8s.render import by_kind, one, render
+from tests.k8s.tools import CHART_DIR, REPO_ROOT
+
+# Settings the chart already sets that the services are gaining (see docs/kubernetes.md,
+# "Settings the chart sets"): Kafka client authentication. Remove a name once its field exists.
+PENDING_SETTINGS = {
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_CAFILE",
+}
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "producer": ProducerSettings,
+    "api": ApiSettings,
+    "stream": StreamSettings,
+}
+EVERYTHING_ON = [
+    "kafka.listener.tls=true",
+    "kafka.listener.authentication=scram-sha-512",
+    "kafka.user.create=true",
+    "api.replicaCount=2",
+    "producer.source=coingecko",
+    "producer.coins=bitcoin",
+    "producer.coingeckoBaseUrl=https://pro-api.coingecko.com/api/v3",
+]
+
+
+@pytest.fixture(scope="module")
+def objects(helm: str) -> list[dict[str, Any]]:
+    return render(set_values=EVERYTHING_ON)
+
+
+def env_names(objects: list[dict[str, Any]], component: str) -> set[str]:
+    config = one(objects, "ConfigMap", f"-{component}")["data"]
+    names = set(config)
+    if component == "stream":
+        names |= {e["name"] for e in one(objects, "SparkApplication")["spec"]["driver"]["env"]}
+    else:
+        spec = one(objects, "Deployment", f"-{component}")["spec"]["template"]["spec"]
+        names |= {e["name"] for e in spec["containers"][0]["env"]}
+    return names
+
+
+@pytest.mark.parametrize("component", sorted(SETTINGS))
+def test_every_variable_the_chart_sets_is_a_setting_of_that_service(
+    objects: list[dict[str, Any]], component: str
+) -> None:
+    fields = {name.upper() for name in SETTINGS[component].model_fields}
+    unknown = env_names(objects, component) - fields - PENDING_SETTINGS
+    assert not unknown, f"{component}: the chart sets {sorted(unknown)}, no such setting"
+
+
+def test_pending_settings_are_really_pending_somewhere() -> None:
+    fields = {name.upper() for cls in SETTINGS.values() for name in cls.model_fields}
+    landed = PENDING_SETTINGS & fields
+    assert PENDING_SETTINGS - landed, "every pending setting has landed: empty PENDING_SETTINGS"
+
+
+def test_the_dashboard_variables_are_the_ones_its_entrypoint_reads(
+    objects: list[dict[str, Any]],
+) -> None:
+    entrypoint = (REPO_ROOT / "services/dashboard/nginx/entrypoint.sh").read_text()
+    read = set(re.findall(r"\$\{(DASHBOARD_[A-Z_]+)", entrypoint))
+    assert set(one(objects, "ConfigMap", "-dashboard")["data"]) == read
+
+
+def test_the_topics_are_the_contracts(objects: list[dict[str, Any]]) -> None:
+    topics = {t["spec"]["topicName"] for t in by_kind(objects, "KafkaTopic")}
+    assert topics == set(ALL_TOPICS)
+
+
+def test_the_ports_are_the_ones_the_services_listen_on(objects: list[dict[str, Any]]) -> None:
+    def port(component: str) -> int:
+        spec = one(objects, "Deployment", f"-{component}")["spec"]["template"]["spec"]
+        value: int = spec["containers"][0]["ports"][0]["containerPort"]
+        return value
+
+    assert port("api") == ports.API_PORT
+    assert port("producer") == ports.PRODUCER_METRICS_PORT
+    driver = one(objects, "SparkApplication")["spec"]["driver"]
+    assert driver["ports"][0]["containerPort"] == ports.STREAM_METRICS_PORT
+    assert one(objects, "ConfigMap", "-api")["data"]["API_PORT"] == str(ports.API_PORT)
+    producer = one(objects, "ConfigMap", "-producer")["data"]
+    assert producer["PRODUCER_METRICS_PORT"] == str(ports.PRODUCER_METRICS_PORT)
+    stream = one(objects, "ConfigMap", "-stream")["data"]
+    assert stream["STREAM_METRICS_PORT"] == str(ports.STREAM_METRICS_PORT)
+
+
+def test_the_spark_image_and_chart_match_the_locked_pyspark() -> None:
+    lock = (REPO_ROOT / "requirements.lock").read_text()
+    pyspark = re.search(r"^pyspark==(\S+)$", lock, re.MULTILINE)
+    assert pyspark
+    version = pyspark.group(1)
+    dockerfile = (REPO_ROOT / "services/stream/Dockerfile").read_text()
+    assert f"spark:{version}-scala2.13-java17-python3-ubuntu" in dockerfile
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    assert values["stream"]["sparkVersion"] == version
+    jars = [
+        line.split()
+        for line in (REPO_ROOT / "services/stream/image/kafka-jars.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    artifacts = {path.split("/")[-3]: path.split("/")[-2] for _, path in jars}
+    assert set(artifacts) == set(SPARK_KAFKA_ARTIFACT_IDS)
+    assert artifacts["spark-sql-kafka-0-10_2.13"] == version
+    assert artifacts["spark-token-provider-kafka-0-10_2.13"] == version
+    assert all(re.fullmatch(r"[0-9a-f]{64}", sha) for sha, _ in jars)
+
+
+def test_the_kind_run_expects_every_default_coin() -> None:
+    kind = yaml.safe_load((REPO_ROOT / "k8s/kind-values.yaml").read_text())
+    assert kind["tests"]["expectCoins"] == list(DEFAULT_COIN_IDS)
+
+
+API_METRICS = [
+    "cryptopulse_ws_broadcast_latency_seconds",
+    "cryptopulse_ws_slow_clients_dropped_total",
+    "cryptopulse_ws_connections",
+    "cryptopulse_ws_connections_rejected_total",
+    "cryptopulse_ws_messages_conflated_total",
+    "cryptopulse_ingest_requests_total",
+    "cryptopulse_ingest_records_total",
+    "cryptopulse_ingest_duplicates_total",
+    "cryptopulse_http_request_duration_seconds",
+]
+
+
+def test_the_grafana_dashboards_chart_the_metrics() -> None:
+    dashboards = {
+        path.name: json.loads(path.read_text())
+        for path in sorted((CHART_DIR / "dashboards").glob("*.json"))
+    }
+    assert set(dashboards) == {"cryptopulse-api.json", "cryptopulse-pipeline.json"}
+    exprs = {
+        name: " ".join(t["expr"] for p in d["panels"] for t in p["targets"])
+        for name, d in dashboards.items()
+    }
+    for metric in API_METRICS:
+        assert metric in exprs["cryptopulse-api.json"], metric
+    for prefix in ("cryptopulse_producer_", "cryptopulse_stream_"):
+        assert prefix in exprs["cryptopulse-pipeline.json"], prefix
+    for dashboard in dashboards.values():
+        assert dashboard["uid"]
+        assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
