@@ -84,10 +84,12 @@ def open_context(
     viewport: dict[str, int] | None = None,
     color_scheme: str = "light",
     locale: str = "en-US",
+    reduced_motion: str = "no-preference",
 ) -> BrowserContext:
     context = browser.new_context(
         viewport=viewport or DESKTOP,  # type: ignore[arg-type]
         locale=locale,
+        reduced_motion=reduced_motion,  # type: ignore[arg-type]
         timezone_id="UTC",
         color_scheme=color_scheme,  # type: ignore[arg-type]
     )

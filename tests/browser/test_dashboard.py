@@ -144,12 +144,14 @@ def test_screenshots_light_dark_and_phone(
         ("dashboard-phone-dark", PHONE, "dark"),
     ]
     for name, viewport, scheme in shots:
-        context = open_context(browser, page_errors, viewport=viewport, color_scheme=scheme)
+        # Reduced motion: no price flash caught half-way in the picture.
+        context = open_context(
+            browser, page_errors, viewport=viewport, color_scheme=scheme, reduced_motion="reduce"
+        )
         try:
             page = context.new_page()
             open_live(page, pipeline)
             expect(page.locator('[data-testid="price-chart"] canvas').first).to_be_visible()
-            page.wait_for_timeout(1_500)  # let the price flash fade before the picture
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
             overflow = page.evaluate(
                 "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"

@@ -220,6 +220,13 @@ export function startDashboard(root: HTMLElement, config: DashboardConfig, deps:
     root.dataset.status = shown.kind;
     const ageMs = dataAt === null ? null : now - dataAt;
     age.render(ageMs, ageMs !== null && ageMs > staleAfterMs(windowMs));
+    // The tab's title carries the selected coin's price and any trouble, for a screen kept in a
+    // background tab (this runs on the age timer too, which hidden tabs still get, if slowly).
+    const record = selected === null ? undefined : market.get(selected);
+    const quote = record === undefined ? '' : `${record.coin} ${format.price(record.price)} · `;
+    const trouble = shown.kind === 'stale' || shown.kind === 'reconnecting' ? `(${shown.kind}) ` : '';
+    const title = `${trouble}${quote}${TITLE}`;
+    if (doc.title !== title) doc.title = title;
   }
 
   function drawTheme(): void {

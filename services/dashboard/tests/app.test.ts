@@ -109,6 +109,7 @@ describe('the dashboard', () => {
     expect(rowIds()).toEqual(['bitcoin', 'ethereum']);
     expect(price('bitcoin')).toBe('$96,512.40');
     expect(root.querySelector(`[data-testid="${LAST_UPDATE_TEST_ID}"]`)?.textContent).toMatch(/^Data as of /);
+    expect(document.title).toBe(`BTC $96,512.40 · ${TITLE}`);
   });
 
   it('merges updates of either message type, keeping the newest window per coin', () => {
@@ -137,6 +138,7 @@ describe('the dashboard', () => {
     fake.last.serverCloses();
     expect(status()).toBe('reconnecting (attempt 1)');
     expect(root.dataset.status).toBe('reconnecting');
+    expect(document.title).toBe(`(reconnecting) BTC $96,512.40 · ${TITLE}`);
     expect(rowIds()).toEqual(['bitcoin', 'ethereum']);
     vi.advanceTimersByTime(BACKOFF_BASE_MS);
     goLive([later(DOGECOIN, 1)]);
