@@ -1,8 +1,9 @@
 """The dashboard in a real browser (headless Chromium) against the real local pipeline.
 
 Kafka, the producer (simulated market), the Spark job and the API each run as their own process
-(``tests/support/stages.py``), so the last test can stop the API and start it again on the same
-port while the page stays open. Nothing here asserts a duration: each wait has a generous
+(``tests/support/stages.py``), so the last tests can stop the API (or the producer) and start it
+again on the same port while the page stays open. The tests share one pipeline and run in file
+order. Nothing here asserts a duration: each wait has a generous
 deadline and fails only if what it waits for never happens.
 """
 
@@ -189,3 +190,23 @@ def test_api_restart_shows_reconnecting_then_live_with_fresh_data(
     assert newest_timestamp(page) > before
     expect(status).to_have_text("live")
     pipeline.assert_running("stream", "producer")
+
+
+def test_a_silent_market_turns_stale_and_back_to_live(page: Page, pipeline: Stages) -> None:
+    """No new records for two windows (60 s) over a live socket: `stale`, with the data's age."""
+    open_live(page, pipeline)
+    status = page.locator(STATUS)
+    age = page.locator('[data-testid="data-age"]')
+
+    pipeline.stop("producer")
+    expect(status).to_have_text("stale", timeout=FIRST_DATA_MS)
+    expect(age).to_have_attribute("data-stale", "true")
+    expect(age).to_have_text(re.compile(r"^updated \d+ min \d\d s ago$"))
+    assert page.title().startswith("(stale) ")
+    # The numbers stay on screen.
+    expect(page.locator("tbody tr[data-coin-id]")).to_have_count(len(DEFAULT_COIN_IDS))
+
+    pipeline.start("producer")
+    expect(status).to_have_text("live", timeout=NEXT_DATA_MS)
+    expect(age).not_to_have_attribute("data-stale", "true")
+    pipeline.assert_running("api", "stream", "producer")
