@@ -17,7 +17,7 @@ import { type ConnectionState, type ConnectionStatus, LiveConnection, type Trans
 import type { Aggregate, ServerMessage } from './contract';
 import { createFormatters } from './format';
 import { candlesOf, EMPTY_HISTORY, type HistoryState, mergeHistory, windowMillis } from './history';
-import { EMPTY_MARKET, fromSnapshot, isNewer, latestTimestamp, type MarketState, mergeRecords } from './market';
+import { EMPTY_MARKET, isNewer, latestTimestamp, type MarketState, mergeRecords, resync } from './market';
 import { comparisonBars, marketOverview } from './overview';
 import { FrameScheduler, type RequestFrame } from './schedule';
 import { DEFAULT_SORT, nextSort, type SortKey, type SortState, sortAggregates } from './sort';
@@ -274,7 +274,7 @@ export function startDashboard(root: HTMLElement, config: DashboardConfig, deps:
     if (message.kind === 'snapshot') {
       // A snapshot resynchronises the table, except an empty one from an API that has just
       // restarted and knows nothing yet: the rows stay (ageing) until its first records arrive.
-      if (message.data.length > 0 || market.size === 0) market = fromSnapshot(message.data);
+      if (message.data.length > 0 || market.size === 0) market = resync(market, message.data);
       backfilled = new Set();
       historyMissing = false;
     } else {

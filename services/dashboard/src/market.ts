@@ -47,6 +47,21 @@ export function fromSnapshot(records: readonly Aggregate[]): MarketState {
   return mergeRecords(EMPTY_MARKET, records);
 }
 
+/**
+ * The state after a snapshot on reconnect: the snapshot decides which coins there are, and for
+ * each the newer of its record and the one on screen wins (a replica that lags a little behind the
+ * one the dashboard was reading must not turn the prices back).
+ */
+export function resync(state: MarketState, records: readonly Aggregate[]): MarketState {
+  const fresh = fromSnapshot(records);
+  const next = new Map<string, Aggregate>();
+  for (const [coinId, record] of fresh) {
+    const current = state.get(coinId);
+    next.set(coinId, current !== undefined && !supersedes(record, current) ? current : record);
+  }
+  return next;
+}
+
 /** Event time of the newest record in the state, or null when it is empty. */
 export function latestTimestamp(state: MarketState): string | null {
   let latest: string | null = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_MARKET, fromSnapshot, latestTimestamp, mergeRecords, supersedes } from '../src/market';
+import { EMPTY_MARKET, fromSnapshot, isNewer, latestTimestamp, mergeRecords, resync, supersedes } from '../src/market';
 import { aggregate, BITCOIN, DOGECOIN, ETHEREUM } from './fixtures';
 
 const NEXT_WINDOW = {
@@ -64,5 +64,26 @@ describe('latestTimestamp', () => {
     expect(latestTimestamp(fromSnapshot([BITCOIN, aggregate({ ...NEXT_WINDOW, coin_id: 'x' })]))).toBe(
       NEXT_WINDOW.timestamp,
     );
+  });
+});
+
+describe('resync', () => {
+  it('takes the coins of the snapshot, keeping whichever record of a coin is newer', () => {
+    const onScreen = fromSnapshot([aggregate(NEXT_WINDOW), ETHEREUM]);
+    const state = resync(onScreen, [BITCOIN, DOGECOIN]);
+    expect([...state.keys()].sort()).toEqual(['bitcoin', 'dogecoin']);
+    expect(state.get('bitcoin')?.window_start).toBe(NEXT_WINDOW.window_start);
+    const newer = aggregate({ ...NEXT_WINDOW, timestamp: '2026-11-28T17:01:20.000Z' });
+    expect(resync(onScreen, [newer]).get('bitcoin')).toBe(newer);
+  });
+});
+
+describe('isNewer', () => {
+  it('is strict: the same record again is no news', () => {
+    expect(isNewer(BITCOIN, undefined)).toBe(true);
+    expect(isNewer(BITCOIN, BITCOIN)).toBe(false);
+    expect(isNewer(aggregate({ timestamp: '2026-11-28T17:00:31.000Z' }), BITCOIN)).toBe(true);
+    expect(isNewer(aggregate(NEXT_WINDOW), BITCOIN)).toBe(true);
+    expect(isNewer(BITCOIN, aggregate(NEXT_WINDOW))).toBe(false);
   });
 });
