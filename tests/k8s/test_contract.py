@@ -70,6 +70,19 @@ def test_every_variable_the_chart_sets_is_a_setting_of_that_service(
     assert not unknown, f"{component}: the chart sets {sorted(unknown)}, no such setting"
 
 
+def test_every_listener_binds_all_interfaces(objects: list[dict[str, Any]]) -> None:
+    """A server on 127.0.0.1 answers neither the kubelet's probes nor other pods."""
+    hosts = {
+        name: value
+        for component in SETTINGS
+        for name, value in one(objects, "ConfigMap", f"-{component}")["data"].items()
+        if name.endswith("_HOST")
+    }
+    fields = {name.upper() for cls in SETTINGS.values() for name in cls.model_fields}
+    assert {name for name in fields if name.endswith("_HOST")} <= set(hosts)
+    assert set(hosts.values()) == {"0.0.0.0"}
+
+
 def test_the_dashboard_variables_are_the_ones_its_entrypoint_reads(
     objects: list[dict[str, Any]],
 ) -> None:
