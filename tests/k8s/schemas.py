@@ -130,7 +130,31 @@ class Validator:
 
         validator = jsonschema.Draft7Validator(custom.schema)
         found = [f"{_path(e)}: {e.message}" for e in validator.iter_errors(obj)]
-        return found + self._metadata_errors(obj)
+        return found + self._metadata_errors(obj) + self._embedded_pod_template_errors(obj)
+
+    def _embedded_pod_template_errors(self, obj: dict[str, Any]) -> list[str]:
+        """A SparkApplication's driver/executor ``template`` is a PodTemplateSpec the CRD leaves
+        open (x-kubernetes-preserve-unknown-fields); Spark reads it, so check it as one."""
+        import kubernetes_validate
+
+        if obj.get("kind") != "SparkApplication":
+            return []
+        found = []
+        for role in ("driver", "executor"):
+            template = ((obj.get("spec") or {}).get(role) or {}).get("template")
+            if template is None:
+                continue
+            probe = {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "metadata": {"name": "probe"},
+                "template": template,
+            }
+            try:
+                kubernetes_validate.validate(probe, self.kube_version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                found.append(f"spec.{role}.{_path(error)}: {error.message}")
+        return found
 
     def _metadata_errors(self, obj: dict[str, Any]) -> list[str]:
         import kubernetes_validate

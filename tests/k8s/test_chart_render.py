@@ -71,6 +71,14 @@ def test_long_running_containers_have_both_probes(scenario: Scenario) -> None:
             assert liveness["httpGet"]["path"], where
 
 
+def test_the_spark_driver_is_probed_on_its_health_endpoint() -> None:
+    driver = one(render(), "SparkApplication")["spec"]["driver"]
+    (container,) = driver["template"]["spec"]["containers"]
+    assert container["name"] == "spark-kubernetes-driver"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": 8002}
+
+
 def test_the_api_is_ready_on_ready_and_alive_on_health() -> None:
     api = one(render(), "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}

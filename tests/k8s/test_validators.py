@@ -51,6 +51,12 @@ def _set(obj: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             "Additional properties are not allowed ('coresLimit'",
         ),
         ("SparkApplication", "spec.restartPolicy.type", "Sometimes", "is not one of"),
+        (
+            "SparkApplication",
+            "spec.driver.template.spec.containers.0.livenessProbe.httpGet.pth",
+            "/health",
+            "spec.driver.template.spec.containers.0.livenessProbe.httpGet: Additional properties",
+        ),
         ("KafkaTopic", "spec.partitions", "three", "is not of type 'integer'"),
         ("Kafka", "spec.kafka.listeners.0.type", "public", "is not one of"),
         ("KafkaNodePool", "spec.storage.sizeLimt", "1Gi", "Additional properties"),

@@ -24,6 +24,7 @@ FREE_FORM = {
     "labels",
     "readinessProbe",
     "livenessProbe",
+    "startupProbe",
     "podSecurityContext",
     "containerSecurityContext",
 }
