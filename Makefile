@@ -1,5 +1,5 @@
 # The two commands README.md starts with: `make up` and `make test`.
-.PHONY: up setup setup-dev test test-fast lint typecheck e2e bench clean
+.PHONY: up setup setup-dev test test-fast lint typecheck e2e k8s-check clean
 
 up: setup
 	.venv/bin/cryptopulse up
@@ -22,14 +22,20 @@ typecheck: setup-dev
 # end-to-end ones (real Kafka, Spark, uvicorn). This is what .ci/run calls.
 test: lint typecheck
 	cd services/dashboard && npm test --silent
-	.venv/bin/pytest
+	scripts/check-k8s.sh
+	.venv/bin/pytest --ignore=tests/k8s
 
 # The quick loop: no end-to-end tests.
 test-fast: setup-dev
-	.venv/bin/pytest -m "not e2e"
+	.venv/bin/pytest -m "not e2e" --ignore=tests/k8s
+
+# The Kubernetes checks alone (installs its tools into ~/.cache/cryptopulse/tools on first use):
+# helm lint, helm-unittest, rendered objects vs K8s 1.35 and CRD schemas, pod security, linters.
+k8s-check: setup-dev
+	scripts/check-k8s.sh
 
 e2e: setup-dev
-	.venv/bin/pytest -m e2e
+	.venv/bin/pytest -m e2e --ignore=tests/k8s
 
 clean:
 	rm -rf .cryptopulse services/dashboard/dist

@@ -66,9 +66,15 @@ def classify_ticks(raw: DataFrame) -> DataFrame:
         EVENT_TIME,
         F.when(stamp.rlike(_ZONE_SUFFIX), F.try_to_timestamp(stamp)),
     )
+    corrupt = F.col(CORRUPT_RECORD).isNotNull()
     error = (
-        F.when(F.get_json_object(F.col(RAW_VALUE), "$").isNull(), F.lit("not a JSON object"))
-        .when(F.col(CORRUPT_RECORD).isNotNull(), F.lit("field types do not match the tick schema"))
+        # A well-formed row stops at the first test: the second JSON parse (get_json_object)
+        # only runs for rows from_json already found corrupt.
+        F.when(
+            corrupt & F.get_json_object(F.col(RAW_VALUE), "$").isNull(),
+            F.lit("not a JSON object"),
+        )
+        .when(corrupt, F.lit("field types do not match the tick schema"))
         .when(
             F.coalesce(version, F.lit(TICK_SCHEMA_VERSION)) != TICK_SCHEMA_VERSION,
             F.concat(F.lit("unknown schema version "), version.cast("string")),
