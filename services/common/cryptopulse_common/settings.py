@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cryptopulse_common.logs import LogFormat
@@ -24,6 +24,19 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default=f"{LOCALHOST}:{KAFKA_PORT}",
         description="Kafka bootstrap servers, comma separated host:port.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol."
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="", description="Kafka SASL mechanism (SCRAM-SHA-512 with a Strimzi KafkaUser)."
+    )
+    kafka_sasl_username: str = Field(default="", description="Kafka SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="Kafka SASL password (from a Secret; never logged)."
+    )
+    kafka_ssl_cafile: str = Field(
+        default="", description="PEM CA certificate of the Kafka TLS listener."
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING).")
     log_format: LogFormat = Field(default="text", description="Log line format: text or json.")
@@ -75,7 +88,9 @@ def settings_as_env(settings: BaseSettings) -> dict[str, str]:
         value = getattr(settings, name)
         if value is None:
             continue
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, SecretStr):
+            env[env_name(name)] = value.get_secret_value()
+        elif isinstance(value, (list, tuple)):
             env[env_name(name)] = ",".join(str(item) for item in value)
         elif isinstance(value, bool):
             env[env_name(name)] = "true" if value else "false"

@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from cryptopulse_common.contract import TICKS_TOPIC
+from cryptopulse_common.kafka_config import kafka_python_config, spark_kafka_options
 from cryptopulse_common.logs import configure, event
 from cryptopulse_common.ops_server import OpsServer
 from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
@@ -48,7 +49,7 @@ class RunningJob:
 def read_ticks(spark: Any, settings: StreamSettings) -> Any:
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .options(**spark_kafka_options(settings))
         .option("subscribe", TICKS_TOPIC)
         .option("startingOffsets", settings.stream_starting_offsets)
         .option("failOnDataLoss", "false")
@@ -88,7 +89,7 @@ def start_job(
     )
     malformed = (
         dead_letters(read_ticks(spark, settings))
-        .writeStream.foreachBatch(DeadLetterSink(settings.kafka_bootstrap_servers, metrics))
+        .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
         .option("checkpointLocation", checkpoint(settings, DEAD_LETTERS_QUERY))
         .trigger(processingTime=trigger)
         .queryName(DEAD_LETTERS_QUERY)
@@ -103,7 +104,7 @@ def build_ingest_sink(settings: StreamSettings, metrics: StreamMetrics) -> Inges
         from kafka import KafkaProducer
 
         kafka_producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **kafka_python_config(settings),
             acks="all",
             linger_ms=5,
             client_id="cryptopulse-stream",

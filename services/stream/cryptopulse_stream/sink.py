@@ -167,8 +167,8 @@ class IngestSink:
 class DeadLetterSink:
     """Writes malformed messages, with the reason, to the dead-letter topic and counts them."""
 
-    def __init__(self, bootstrap_servers: str, metrics: StreamMetrics) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, kafka_options: dict[str, str], metrics: StreamMetrics) -> None:
+        self._kafka_options = kafka_options
         self._metrics = metrics
 
     def __call__(self, batch: Any, batch_id: int) -> None:
@@ -185,7 +185,7 @@ class DeadLetterSink:
                     F.to_json(F.struct(*batch.columns)).alias("value"),
                 )
                 .write.format("kafka")
-                .option("kafka.bootstrap.servers", self._bootstrap)
+                .options(**self._kafka_options)
                 .option("topic", DEAD_LETTER_TOPIC)
                 .save()
             )
