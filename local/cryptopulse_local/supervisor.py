@@ -145,7 +145,11 @@ class Supervisor:
                 return 1
             self.say(f"  ✓ api       {self.api_url} (health: {self.api_url}/health)")
             self.start_stage("stream")
-            self.say("  … stream    Spark job starting (first aggregates in ~30-60 s)")
+            stream_port = self.child_env.get("STREAM_METRICS_PORT", "")
+            self.say(
+                "  … stream    Spark job starting (first aggregates in ~20-40 s; "
+                f"health: http://127.0.0.1:{stream_port}/health)"
+            )
             self.start_stage("producer")
             self.say("  ✓ producer  publishing ticks")
             self.say(f"\n  Dashboard:  {self.api_url}/\n  Metrics:    {self.api_url}/metrics\n")
