@@ -22,10 +22,12 @@ from prometheus_client import CollectorRegistry
 
 from cryptopulse_common.contract import DEFAULT_COIN_IDS, TICK_SCHEMA_FIELD, TICKS_TOPIC, Tick
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
+from cryptopulse_producer.kafka_client import connect_producer, producer_config
 from cryptopulse_producer.main import Producer, run
-from cryptopulse_producer.metrics import DROP_REASONS, FETCH_OUTCOMES
-from cryptopulse_producer.publisher import OutgoingRecord
+from cryptopulse_producer.metrics import DROP_REASONS, FETCH_OUTCOMES, ProducerMetrics
+from cryptopulse_producer.publisher import OutgoingRecord, TickPublisher
 from cryptopulse_producer.settings import ProducerSettings
+from cryptopulse_producer.simulate import SimulatedMarket
 from cryptopulse_producer.topics import ensure_topic
 from tests.producer.test_coingecko import _spoil
 from tests.support.coingecko_fake import FakeCoinGecko, Reply, running_coingecko
@@ -279,3 +281,77 @@ def test_unreachable_broker_fails_after_bounded_logged_attempts() -> None:
     assert "Attempt 1/2 failed: NoBrokersAvailable" in result.stderr
     assert "Attempt 2/2 failed: NoBrokersAvailable" in result.stderr
     assert "no Kafka broker answered" in result.stderr
+
+
+def test_a_wedged_kafka_client_is_replaced_and_its_ticks_resent(kafka_broker: LocalKafka) -> None:
+    config = producer_config(settings_for(kafka_broker))
+    bootstrap = config.pop("bootstrap_servers")
+    wedged = connect_producer(bootstrap, attempts=1, **config)
+    assert wedged.partitions_for(TICKS_TOPIC)  # metadata known: sends go straight to its buffer
+    # Wedge its real I/O thread as kafka-python 3.0.12 wedges after an outage (looping while it
+    # waits for a producer id): it keeps running but neither sends nor expires anything.
+    looping = threading.Event()
+
+    def stuck() -> None:
+        looping.set()
+        time.sleep(0.01)
+
+    wedged._sender.run_once = stuck
+    wedged._sender.wakeup()  # out of its idle poll, into the loop
+    assert looping.wait(30)
+    registry = CollectorRegistry()
+    delivered: list[OutgoingRecord] = []
+    publisher = TickPublisher(
+        wedged,
+        ProducerMetrics(registry),
+        on_delivered=delivered.append,
+        reconnect=lambda: connect_producer(bootstrap, attempts=1, **config),
+        stall_after_seconds=0.5,
+    )
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    ticks = SimulatedMarket(list(DEFAULT_COIN_IDS), seed=5).poll()
+    publisher.publish(ticks)
+    assert publisher.buffered == len(ticks)
+    deadline = time.monotonic() + 30
+    while not registry.get_sample_value("cryptopulse_producer_kafka_client_restarts_total"):
+        assert time.monotonic() < deadline, "the wedged client was never replaced"
+        time.sleep(0.2)
+        publisher.publish([])  # each poll checks the client
+    assert publisher.flush(30) == 0
+    assert publisher.close(5) == 0
+    assert registry.get_sample_value("cryptopulse_producer_kafka_client_restarts_total") == 1
+    records = read_topic(kafka_broker.bootstrap_servers, start)
+    expected = {(tick.id.encode(), orjson.dumps(tick.wire())) for tick in ticks}
+    assert {(r.key, r.value) for r in records} == expected
+    assert {(d.key, d.value) for d in delivered} == expected
+
+
+def test_sigterm_while_waiting_for_kafka_stops_at_once() -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "PRODUCER_CONNECT_ATTEMPTS": "5",
+        "PRODUCER_CONNECT_BACKOFF_SECONDS": "600",  # without the signal: an hour of waiting
+        "PRODUCER_METRICS_PORT": "0",
+    }
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "cryptopulse_local.cli", "producer"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None
+        try:
+            for line in process.stderr:
+                lines.append(line)
+                if "Attempt 1/5 failed: NoBrokersAvailable" in line:
+                    break
+            process.send_signal(signal.SIGTERM)
+            lines += process.stderr.read().splitlines()
+            assert process.wait(60) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert "stopped before Kafka answered" in "\n".join(lines)

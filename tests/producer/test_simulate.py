@@ -42,3 +42,13 @@ def test_any_number_of_coins() -> None:
     assert ids[:10] == list(DEFAULT_COIN_IDS)
     ticks = SimulatedMarket(ids, seed=1, start=START).poll(START + timedelta(seconds=1))
     assert len(ticks) == 25
+
+
+def test_24h_extremes_match_the_whole_day_as_buckets_close_and_expire() -> None:
+    market = SimulatedMarket(coin_ids_for(3, []), seed=3, start=START)
+    for step in range(1, 1200):
+        moment = START + timedelta(minutes=step * 2.6)  # runs 2 days past the seeded history
+        market.poll(moment)
+        for coin in market._coins:  # the cached extremes against a scan of the whole day
+            assert coin.high == max(bucket.high for bucket in coin.history)
+            assert coin.low == min(bucket.low for bucket in coin.history)

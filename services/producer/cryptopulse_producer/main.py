@@ -21,14 +21,13 @@ from prometheus_client import CollectorRegistry
 from cryptopulse_common.contract import TICKS_TOPIC, Tick
 from cryptopulse_common.logs import configure, event
 from cryptopulse_common.ops_server import OpsServer
-from cryptopulse_producer.metrics import ProducerMetrics
-from cryptopulse_producer.publisher import (
-    OutgoingRecord,
-    PublishReport,
-    TickPublisher,
+from cryptopulse_producer.kafka_client import (
+    ConnectInterruptedError,
     connect_producer,
     producer_config,
 )
+from cryptopulse_producer.metrics import ProducerMetrics
+from cryptopulse_producer.publisher import OutgoingRecord, PublishReport, TickPublisher
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_producer.sources import (
     MarketSource,
@@ -103,6 +102,27 @@ class Producer:
         return healthy, details
 
     def run(self) -> int:
+        ops = self._serve_ops()
+        try:
+            publisher = self._connect()
+            if publisher is None:
+                return 0
+            try:
+                ensure_topic(self.settings, TICKS_TOPIC)
+                source = build_source(self.settings, self.metrics, self.stop)
+                self._source_name = source.name
+                try:
+                    polls = self._loop(source, publisher)
+                finally:
+                    source.close()
+            finally:
+                self._close(publisher)
+        finally:
+            ops.stop()
+        event(log, "producer finished", polls=polls)
+        return 0
+
+    def _serve_ops(self) -> OpsServer:
         settings = self.settings
         try:
             ops = OpsServer(
@@ -117,51 +137,52 @@ class Producer:
                 f"{settings.producer_metrics_port} ({error.strerror}); set PRODUCER_METRICS_PORT"
             ) from error
         event(log, "serving /health and /metrics", port=ops.port)
-        polls = 0
+        return ops
+
+    def _connect(self) -> TickPublisher | None:
+        """A publisher on a connected client; None if told to stop before Kafka answered."""
+        settings = self.settings
+        config = producer_config(settings)
+        bootstrap = config.pop("bootstrap_servers")
         try:
-            config = producer_config(settings)
             producer = connect_producer(
-                config.pop("bootstrap_servers"),
+                bootstrap,
                 attempts=settings.producer_connect_attempts,
                 backoff_seconds=settings.producer_connect_backoff_seconds,
+                wait=self.stop.wait,
                 **config,
             )
-            publisher = TickPublisher(
-                producer,
-                self.metrics,
-                max_buffered=settings.producer_buffer_max_records,
-                clock=self._clock,
-                on_delivered=self._on_delivered,
+        except ConnectInterruptedError:
+            event(log, "stopped before Kafka answered; nothing was published")
+            return None
+        self._publisher = TickPublisher(
+            producer,
+            self.metrics,
+            max_buffered=settings.producer_buffer_max_records,
+            clock=self._clock,
+            on_delivered=self._on_delivered,
+            reconnect=lambda: connect_producer(bootstrap, attempts=1, **config),
+            stall_after_seconds=settings.kafka_stall_seconds,
+        )
+        return self._publisher
+
+    def _close(self, publisher: TickPublisher) -> None:
+        """Flush what is buffered and say whether every tick sent was acknowledged."""
+        lost = publisher.close(self.settings.producer_flush_timeout_seconds)
+        if lost:
+            event(
+                log,
+                f"producer stopped; {lost} ticks were never acknowledged by Kafka "
+                f"({publisher.last_error})",
+                logging.WARNING,
+                acknowledged=publisher.acknowledged,
             )
-            self._publisher = publisher
-            try:
-                ensure_topic(settings, TICKS_TOPIC)
-                source = build_source(settings, self.metrics, self.stop)
-                self._source_name = source.name
-                try:
-                    polls = self._loop(source, publisher)
-                finally:
-                    source.close()
-            finally:
-                lost = publisher.close(settings.producer_flush_timeout_seconds)
-                if lost:
-                    event(
-                        log,
-                        f"producer stopped; {lost} ticks were never acknowledged by Kafka "
-                        f"({publisher.last_error})",
-                        logging.WARNING,
-                        acknowledged=publisher.acknowledged,
-                    )
-                else:
-                    event(
-                        log,
-                        "producer stopped; every tick sent was acknowledged by Kafka",
-                        acknowledged=publisher.acknowledged,
-                    )
-        finally:
-            ops.stop()
-        event(log, "producer finished", polls=polls)
-        return 0
+        else:
+            event(
+                log,
+                "producer stopped; every tick sent was acknowledged by Kafka",
+                acknowledged=publisher.acknowledged,
+            )
 
     def _loop(self, source: MarketSource, publisher: TickPublisher) -> int:
         settings = self.settings

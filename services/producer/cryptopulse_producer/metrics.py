@@ -75,6 +75,11 @@ class ProducerMetrics:
         )
         for reason in DROP_REASONS:
             self.ticks_dropped.labels(reason)
+        self.client_restarts = Counter(
+            "cryptopulse_producer_kafka_client_restarts_total",
+            "Kafka clients replaced because they reported nothing within their delivery timeout.",
+            registry=registry,
+        )
         self.last_publish = Gauge(
             "cryptopulse_producer_last_publish_timestamp_seconds",
             "Unix time of the last tick acknowledged by Kafka (0 = none yet).",

@@ -1,12 +1,17 @@
 """Publish ticks to Kafka without losing the ones Kafka has not acknowledged yet.
 
 Each tick goes out keyed by coin id (so a coin's ticks stay ordered in one partition), serialized
-here with orjson, through a kafka-python producer with ``acks=all``, idempotence and compression.
-kafka-python already retries a record until ``delivery_timeout_ms``; when the broker stays away
-longer, the record's future fails and this publisher takes it back into its own buffer and resends
-it on the next poll. The buffer (records handed to Kafka or waiting to be resent, not yet
-acknowledged) is bounded: while it is full, new ticks are dropped and counted, so a long outage
-costs the newest ticks, never an acknowledged one, and never unbounded memory.
+here with orjson, through a kafka-python producer (``kafka_client.py``). kafka-python retries a
+record until ``delivery_timeout_ms``; when the broker stays away longer, the record's future fails
+and this publisher takes it back into its own buffer and resends it on the next poll. The buffer
+(records handed to Kafka or waiting to be resent, not yet acknowledged) is bounded: while it is
+full, new ticks are dropped and counted, so a long outage costs the newest ticks, never an
+acknowledged one, and never unbounded memory.
+
+A watchdog covers the client itself: kafka-python reports every record within the delivery
+timeout, so records in flight with no report for longer mean its I/O thread is wedged (3.0.12
+can loop forever waiting for a producer id after an outage). The publisher then replaces the
+client; the old one's records fail and come back to the buffer to be resent.
 """
 
 from __future__ import annotations
@@ -24,19 +29,12 @@ import orjson
 
 from cryptopulse_common.contract import TICKS_TOPIC, Tick
 from cryptopulse_common.logs import event
+from cryptopulse_producer.kafka_client import close_producer
 from cryptopulse_producer.metrics import ProducerMetrics
-from cryptopulse_producer.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
 
-# send() waits this long at most for topic metadata, so an outage never stalls the poll loop.
-MAX_BLOCK_MS = 2000
-# Reconnect to a restarted broker within a few seconds (kafka-python's default backs off to 30 s).
-RECONNECT_BACKOFF_MAX_MS = 2000
-
-
-class BrokerUnavailableError(RuntimeError):
-    pass
+DROP_LOG_EVERY_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,61 +50,13 @@ class PublishReport:
     dropped: int
 
 
-def producer_config(settings: ProducerSettings) -> dict[str, Any]:
-    """kafka-python producer settings: durable (acks=all, idempotent), batched and compressed."""
-    delivery_ms = int(settings.producer_delivery_timeout_seconds * 1000)
-    return {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "client_id": "cryptopulse-producer",
-        "acks": "all",
-        "enable_idempotence": True,
-        "compression_type": None
-        if settings.producer_compression == "none"
-        else settings.producer_compression,
-        "linger_ms": settings.producer_linger_ms,
-        "delivery_timeout_ms": delivery_ms,
-        # kafka-python requires delivery_timeout_ms >= request_timeout_ms + linger_ms.
-        "request_timeout_ms": max(
-            1000, min(30_000, (delivery_ms - settings.producer_linger_ms) // 2)
-        ),
-        "max_block_ms": MAX_BLOCK_MS,
-        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
-        "bootstrap_timeout_ms": 5000,
-    }
-
-
-def connect_producer(
-    bootstrap_servers: str, attempts: int = 5, backoff_seconds: float = 2.0, **config: Any
-) -> Any:
-    """A KafkaProducer, retrying a broker that is not up yet with logged, bounded attempts."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError, KafkaTimeoutError
-
-    config = {"bootstrap_servers": bootstrap_servers, "bootstrap_timeout_ms": 5000, **config}
-    for attempt in range(1, attempts + 1):
-        try:
-            return KafkaProducer(**config)
-        except KafkaTimeoutError:
-            # kafka-python 3 reports an unreachable bootstrap as a timeout (2.x raised
-            # NoBrokersAvailable); say it the way operators know it.
-            reason = "NoBrokersAvailable"
-        except KafkaError as exc:
-            reason = type(exc).__name__
-        event(
-            log,
-            f"Attempt {attempt}/{attempts} failed: {reason}",
-            logging.WARNING,
-            bootstrap=bootstrap_servers,
-        )
-        if attempt < attempts:
-            time.sleep(backoff_seconds * attempt)
-    raise BrokerUnavailableError(
-        f"no Kafka broker answered at {bootstrap_servers} after {attempts} attempts; "
-        "start one with `cryptopulse kafka` or set KAFKA_BOOTSTRAP_SERVERS"
-    )
-
-
 SendOutcome = Literal["sent", "later", "dropped"]
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)  # kafka-python's errors already start with their class name
+    name = type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 class TickPublisher:
@@ -119,6 +69,8 @@ class TickPublisher:
         max_buffered: int = 50_000,
         clock: Callable[[], float] = time.time,
         on_delivered: Callable[[OutgoingRecord], None] | None = None,
+        reconnect: Callable[[], Any] | None = None,
+        stall_after_seconds: float = 180.0,
     ) -> None:
         self._producer = producer
         self._metrics = metrics
@@ -126,9 +78,16 @@ class TickPublisher:
         self._max_buffered = max_buffered
         self._clock = clock
         self._on_delivered = on_delivered
+        self._reconnect = reconnect
+        self._stall_after = stall_after_seconds
         self._lock = threading.Lock()
         self._in_flight = 0
         self._waiting: deque[OutgoingRecord] = deque()  # failed deliveries, resent next publish
+        self._generation = 0  # which client a record was handed to
+        self._progress_at = time.monotonic()  # last report from the client, or first send
+        self._closing = False
+        self._drops_unlogged = 0
+        self._drop_logged_at = -DROP_LOG_EVERY_SECONDS
         self.acknowledged = 0
         self.last_ack_at: float | None = None
         self.last_failure_at: float | None = None
@@ -155,6 +114,7 @@ class TickPublisher:
 
     def publish(self, ticks: Sequence[Tick]) -> PublishReport:
         """Resend what failed before, then send ``ticks`` (their futures complete later)."""
+        self._replace_client_if_wedged()
         resent, can_send = self._resend_waiting()
         sent = dropped = 0
         for tick in ticks:
@@ -191,25 +151,29 @@ class TickPublisher:
         from kafka.errors import KafkaError
 
         with self._lock:
+            if self._in_flight == 0:
+                self._progress_at = time.monotonic()
             self._in_flight += 1
+            producer, generation = self._producer, self._generation
         try:
-            future = self._producer.send(self._topic, key=record.key, value=record.value)
+            future = producer.send(self._topic, key=record.key, value=record.value)
         except KafkaError as error:
             with self._lock:
                 self._in_flight -= 1
-            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error = _describe(error)
             if error.retriable:  # metadata unavailable within max_block_ms: broker away
                 return "later"
             self._drop_not_retriable(record, error)
             return "dropped"
         future.add_callback(self._acknowledged, record)
-        future.add_errback(self._failed, record)
+        future.add_errback(self._failed, record, generation)
         return "sent"
 
     def _acknowledged(self, record: OutgoingRecord, _metadata: object) -> None:
         now = self._clock()
         with self._lock:
             self._in_flight -= 1
+            self._progress_at = time.monotonic()
             self.acknowledged += 1
             self.last_ack_at = now
         self._metrics.ticks_sent.inc()
@@ -217,26 +181,71 @@ class TickPublisher:
         if self._on_delivered is not None:
             self._on_delivered(record)
 
-    def _failed(self, record: OutgoingRecord, error: BaseException) -> None:
-        self._metrics.send_errors.inc()
-        self.last_error = f"{type(error).__name__}: {error}"
-        self.last_failure_at = self._clock()
-        retriable = bool(getattr(error, "retriable", False))
+    def _failed(self, record: OutgoingRecord, generation: int, error: BaseException) -> None:
         with self._lock:
             self._in_flight -= 1
-            if retriable:
+            self._progress_at = time.monotonic()
+            # A replaced client's records come back whatever the error (it was force-closed);
+            # so do any client's while the publisher closes (close() counts them).
+            requeue = (
+                self._closing
+                or generation != self._generation
+                or bool(getattr(error, "retriable", False))
+            )
+            if requeue:
                 self._waiting.append(record)
-        if not retriable:
+        if self._closing:
+            return
+        self._metrics.send_errors.inc()
+        self.last_error = _describe(error)
+        self.last_failure_at = self._clock()
+        if not requeue:
             self._drop_not_retriable(record, error)
 
     def _drop_not_retriable(self, record: OutgoingRecord, error: BaseException) -> None:
+        """Count every such drop; log them at most every few seconds, with how many."""
         self._metrics.ticks_dropped.labels("not_retriable").inc()
+        now = time.monotonic()
+        with self._lock:
+            self._drops_unlogged += 1
+            if now - self._drop_logged_at < DROP_LOG_EVERY_SECONDS:
+                return
+            count, self._drops_unlogged, self._drop_logged_at = self._drops_unlogged, 0, now
         event(
             log,
-            f"Kafka refused a tick for good ({type(error).__name__}: {error}); dropping it",
+            f"Kafka refused {count} ticks for good ({_describe(error)}); dropped them",
             logging.WARNING,
-            key=record.key.decode(errors="replace"),
+            last_key=record.key.decode(errors="replace"),
         )
+
+    def _replace_client_if_wedged(self) -> None:
+        if self._reconnect is None:
+            return
+        with self._lock:
+            silent = time.monotonic() - self._progress_at
+            in_flight = self._in_flight
+        if not in_flight or silent <= self._stall_after:
+            return
+        event(
+            log,
+            f"the Kafka client reported nothing for {silent:.0f} s with {in_flight} ticks in "
+            f"flight (it must within its delivery timeout); replacing it",
+            logging.WARNING,
+        )
+        try:
+            replacement = self._reconnect()
+        except Exception as error:  # the broker may still be away: try again later
+            event(log, f"could not replace the Kafka client: {error}", logging.WARNING)
+            with self._lock:
+                self._progress_at = time.monotonic()
+            return
+        with self._lock:
+            old = self._producer
+            self._producer = replacement
+            self._generation += 1
+            self._progress_at = time.monotonic()
+        self._metrics.client_restarts.inc()
+        close_producer(old, timeout=0)  # its records fail and come back to be resent
 
     def flush(self, timeout: float) -> int:
         """Send everything buffered, waiting up to ``timeout`` s; returns the ticks still unsent."""
@@ -253,17 +262,9 @@ class TickPublisher:
 
     def close(self, timeout: float) -> int:
         """Flush for up to ``timeout`` s, close the client; returns (and counts) the ticks lost."""
-        from kafka.errors import KafkaTimeoutError
-
         self.flush(timeout)
-        try:
-            self._producer.close(timeout=1.0)
-        except KafkaTimeoutError:
-            # kafka-python's close() flushes first and raises while records are still unsent
-            # (broker away), leaving its I/O thread running; stop that thread ourselves.
-            sender = getattr(self._producer, "_sender", None)
-            if sender is not None:
-                sender.force_close()
+        self._closing = True
+        close_producer(self._producer, timeout=1.0)
         lost = self.buffered
         if lost:
             self._metrics.ticks_dropped.labels("shutdown").inc(lost)

@@ -49,6 +49,12 @@ class ProducerSettings(CommonSettings):
     producer_linger_ms: int = Field(
         default=20, ge=0, description="Kafka batching: wait up to this long to fill a batch."
     )
+    producer_batch_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        description="Kafka batching: bytes per partition batch (kafka-python's 16 KB default "
+        "wakes its sender thread for nearly every tick under load).",
+    )
     producer_compression: Compression = Field(
         default="gzip", description="Kafka batch compression: gzip or none."
     )
@@ -182,6 +188,12 @@ class ProducerSettings(CommonSettings):
         if self.coingecko_api_key is not None and self.coingecko_api_plan == "pro":
             return COINGECKO_PRO_URL
         return COINGECKO_PUBLIC_URL
+
+    @property
+    def kafka_stall_seconds(self) -> float:
+        """Records in flight with no report from the Kafka client for this long: it is wedged
+        (it reports every record within its delivery timeout)."""
+        return self.producer_delivery_timeout_seconds * 1.5 + 10.0
 
     @property
     def health_max_silence_seconds(self) -> float:

@@ -83,11 +83,17 @@ class _Bucket:
 
 @dataclass
 class _CoinState:
-    """Current price plus one-minute buckets of the last 24 hours (for the 24h statistics)."""
+    """Current price plus one-minute buckets of the last 24 hours (for the 24h statistics).
+
+    The extremes of the closed buckets (all but the newest) are kept up to date as buckets close
+    and expire, so a poll costs O(1) per coin instead of a scan of 1440 buckets.
+    """
 
     profile: CoinProfile
     price: float
     history: deque[_Bucket] = field(default_factory=deque)
+    closed_high: float = -math.inf
+    closed_low: float = math.inf
 
     def record(self, moment: datetime) -> None:
         last = self.history[-1] if self.history else None
@@ -95,10 +101,27 @@ class _CoinState:
             last.high = max(last.high, self.price)
             last.low = min(last.low, self.price)
         else:
+            if last is not None:  # the newest bucket closes
+                self.closed_high = max(self.closed_high, last.high)
+                self.closed_low = min(self.closed_low, last.low)
             self.history.append(_Bucket(moment, self.price, self.price, self.price))
         cutoff = moment - DAY
+        stale = False
         while self.history and self.history[0].start < cutoff:
-            self.history.popleft()
+            gone = self.history.popleft()
+            stale = stale or gone.high >= self.closed_high or gone.low <= self.closed_low
+        if stale:
+            closed = list(self.history)[:-1]
+            self.closed_high = max((bucket.high for bucket in closed), default=-math.inf)
+            self.closed_low = min((bucket.low for bucket in closed), default=math.inf)
+
+    @property
+    def high(self) -> float:
+        return max(self.closed_high, self.history[-1].high)
+
+    @property
+    def low(self) -> float:
+        return min(self.closed_low, self.history[-1].low)
 
 
 class SimulatedMarket:
@@ -165,8 +188,8 @@ class SimulatedMarket:
                     market_cap=round(market_cap),
                     total_volume=round(market_cap * coin.profile.daily_turnover * jitter),
                     change_pct=round((coin.price / opening - 1.0) * 100.0, 5),
-                    high=_round_price(max(bucket.high for bucket in coin.history)),
-                    low=_round_price(min(bucket.low for bucket in coin.history)),
+                    high=_round_price(coin.high),
+                    low=_round_price(coin.low),
                 )
             )
         return quotes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from cryptopulse_common.kafka_config import kafka_python_config
 from cryptopulse_common.logs import event
 from cryptopulse_producer.settings import ProducerSettings
 
@@ -23,7 +24,7 @@ def ensure_topic(settings: ProducerSettings, topic: str) -> bool:
     retention_ms = int(settings.producer_topic_retention_hours * 3600 * 1000)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **kafka_python_config(settings),
             client_id="cryptopulse-producer-admin",
             request_timeout_ms=10_000,
         )
