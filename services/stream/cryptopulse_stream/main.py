@@ -37,13 +37,13 @@ DEAD_LETTERS_QUERY = "dead_letters"
 @dataclass
 class RunningJob:
     aggregates: Any
-    dead_letters: Any
+    dead_letters: Any | None
     listener: ProgressListener
     sink: IngestSink
 
     @property
-    def queries(self) -> tuple[Any, Any]:
-        return self.aggregates, self.dead_letters
+    def queries(self) -> list[Any]:
+        return [q for q in (self.aggregates, self.dead_letters) if q is not None]
 
 
 def read_ticks(spark: Any, settings: StreamSettings) -> Any:
@@ -87,14 +87,16 @@ def start_job(
         .queryName(AGGREGATES_QUERY)
         .start()
     )
-    malformed = (
-        dead_letters(read_ticks(spark, settings))
-        .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
-        .option("checkpointLocation", checkpoint(settings, DEAD_LETTERS_QUERY))
-        .trigger(processingTime=trigger)
-        .queryName(DEAD_LETTERS_QUERY)
-        .start()
-    )
+    malformed = None
+    if settings.stream_dead_letters:
+        malformed = (
+            dead_letters(read_ticks(spark, settings))
+            .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
+            .option("checkpointLocation", checkpoint(settings, DEAD_LETTERS_QUERY))
+            .trigger(processingTime=trigger)
+            .queryName(DEAD_LETTERS_QUERY)
+            .start()
+        )
     return RunningJob(aggregates, malformed, listener, sink)
 
 

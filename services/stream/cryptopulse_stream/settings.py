@@ -40,6 +40,10 @@ class StreamSettings(CommonSettings):
     stream_max_offsets_per_trigger: int = Field(
         default=0, ge=0, description="Cap on Kafka rows per micro-batch (0 = no cap)."
     )
+    stream_dead_letters: bool = Field(
+        default=True,
+        description="Run the dead-letter query (malformed messages -> the dead-letter topic).",
+    )
     stream_publish_aggregates: bool = Field(
         default=True, description="Also publish each batch to the aggregates topic."
     )
