@@ -11,7 +11,6 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -315,19 +314,10 @@ def test_a_body_that_is_not_a_list_is_refused_with_what_it_was(
     assert count(metrics, "cryptopulse_producer_fetches_total", outcome="bad_body") == 1
 
 
-def _spoil(rows: list[dict[str, Any]]) -> list[Any]:
-    rows[0] = {k: v for k, v in rows[0].items() if k != "current_price"}  # missing price
-    rows[1] = {k: v for k, v in rows[1].items() if k != "id"}  # missing id
-    rows[2] = {**rows[2], "current_price": "3412.7"}  # a string, not a number
-    rows[3] = {**rows[3], "last_updated": 1754835920}  # a number, not ISO 8601
-    rows[4] = {**rows[4], "current_price": -1}  # impossible
-    return [*rows, "bitcoin", None]
-
-
 def test_bad_rows_are_skipped_with_the_reason_and_good_rows_kept(
     fake: FakeCoinGecko, url: str, metrics: ProducerMetrics
 ) -> None:
-    fake.script(Reply.with_rows(_spoil))
+    fake.script(Reply.spoiled())
     result = make_source(make_client(url, metrics, Waits())).poll()
     assert len(result.ticks) == len(COINS) - 5
     reasons = [row.reason for row in result.rejected]

@@ -14,7 +14,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,14 @@ pytestmark = [
 COINS = 20
 INTERVAL = 0.2
 BUFFER_BOUND = 400  # about 4 s of ticks: the outage outlasts it, so drops happen
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaked_sockets() -> Iterator[None]:
+    """Close kafka-python's leaked sockets (see pytestmark) within this test's own teardown,
+    after every other fixture let go of what it held, rather than at the end of the session."""
+    yield
+    gc.collect()
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
@@ -164,7 +172,6 @@ def test_broker_killed_and_restarted_loses_no_acknowledged_tick(
     # reconnect, each holding its exception and so its leaked socket) are not kept.
     caplog.set_level(logging.CRITICAL, logger="kafka")
     outcome = kill_and_restart_the_broker_under_the_producer(tmp_path)
-    gc.collect()  # close kafka-python's leaked sockets here (see pytestmark)
     assert outcome.exit_code == 0
     acknowledged = set(outcome.acknowledged)
     # Every tick whose future succeeded is on the topic.

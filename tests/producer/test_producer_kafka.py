@@ -29,7 +29,6 @@ from cryptopulse_producer.publisher import OutgoingRecord, TickPublisher
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_producer.simulate import SimulatedMarket
 from cryptopulse_producer.topics import ensure_topic
-from tests.producer.test_coingecko import _spoil
 from tests.support.coingecko_fake import FakeCoinGecko, Reply, running_coingecko
 
 pytestmark = pytest.mark.kafka
@@ -99,7 +98,7 @@ def test_coingecko_rows_arrive_as_ticks_and_bad_rows_are_skipped_and_counted(
     kafka_broker: LocalKafka,
 ) -> None:
     fake = FakeCoinGecko()
-    fake.script(Reply.with_rows(_spoil))
+    fake.script(Reply.spoiled())
     acknowledged: list[OutgoingRecord] = []
     registry = CollectorRegistry()
     start = end_offsets(kafka_broker.bootstrap_servers)

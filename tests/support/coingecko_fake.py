@@ -128,6 +128,15 @@ def documented_row(coin: Coin, rank: int, tick: int, now: datetime) -> dict[str,
     }
 
 
+def _spoil(rows: list[dict[str, Any]]) -> list[Any]:
+    rows[0] = {k: v for k, v in rows[0].items() if k != "current_price"}  # missing price
+    rows[1] = {k: v for k, v in rows[1].items() if k != "id"}  # missing id
+    rows[2] = {**rows[2], "current_price": "3412.7"}  # a string, not a number
+    rows[3] = {**rows[3], "last_updated": 1754835920}  # a number, not ISO 8601
+    rows[4] = {**rows[4], "current_price": -1}  # impossible
+    return [*rows, "bitcoin", None]
+
+
 @dataclass(frozen=True)
 class Reply:
     """One scripted answer. ``body=None`` means the normal market rows (after ``rows``)."""
@@ -167,6 +176,12 @@ class Reply:
     @classmethod
     def malformed_json(cls) -> Reply:
         return cls(raw=b'[{"id": "bitcoin", "current_price": 97123.4')
+
+    @classmethod
+    def spoiled(cls) -> Reply:
+        """The normal rows, five of them broken as a faulty upstream breaks them, plus two
+        entries that are not rows at all: seven rejections, the other rows intact."""
+        return cls(rows=_spoil)
 
     @classmethod
     def with_rows(cls, change: Callable[[list[dict[str, Any]]], list[Any]]) -> Reply:
