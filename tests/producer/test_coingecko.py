@@ -221,7 +221,7 @@ def test_429_waits_retry_after_seconds(
     assert len(result.ticks) == len(COINS)
     assert count(metrics, "cryptopulse_producer_rate_limited_total") == 1
     assert count(metrics, "cryptopulse_producer_fetches_total", outcome="rate_limited") == 1
-    assert count(metrics, "cryptopulse_producer_rate_limit_wait_seconds_total") == 61.0
+    assert count(metrics, "cryptopulse_producer_retry_wait_seconds_total") == 61.0
     assert "CoinGecko answered 429 (rate limited); retrying in 61 s (Retry-After)" in caplog.text
 
 

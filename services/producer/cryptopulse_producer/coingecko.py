@@ -99,14 +99,11 @@ class CoinGeckoClient:
         wait: Waiter,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"accept": "application/json", "user-agent": USER_AGENT}
         if api_key is not None:
             headers[KEY_HEADERS[plan]] = api_key.get_secret_value()
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, headers=headers, transport=transport
-        )
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
         self._timeout = timeout
         self._metrics = metrics
         self._max_attempts = max_attempts
@@ -172,7 +169,7 @@ class CoinGeckoClient:
                 wait_seconds=round(wait.seconds, 3),
                 wait_reason=wait.reason,
             )
-            self._metrics.rate_limit_wait.inc(wait.seconds)
+            self._metrics.retry_wait.inc(wait.seconds)
             if self._wait(wait.seconds):
                 raise PollInterruptedError
         raise AssertionError("unreachable")  # the loop returns or raises

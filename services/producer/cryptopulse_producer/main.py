@@ -39,6 +39,8 @@ from cryptopulse_producer.topics import ensure_topic
 
 log = logging.getLogger("cryptopulse.producer")
 
+DROP_LOG_EVERY_SECONDS = 10.0
+
 
 def summary_line(ticks: list[Tick], limit: int = 3) -> str:
     """``✓ BTC $97,123.45 (+1.23%)`` for the first few coins, as the original producer printed."""
@@ -76,6 +78,8 @@ class Producer:
         self._publisher: TickPublisher | None = None
         self._source_name: str = settings.producer_source
         self._kafka_outage = False
+        self._drops_unlogged = 0
+        self._drops_logged_at = -DROP_LOG_EVERY_SECONDS
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = self._clock()
@@ -211,6 +215,22 @@ class Producer:
             self.stop.wait(max(0.0, started + delay - time.monotonic()))
         return polls
 
+    def _report_drops(self, dropped: int, buffered: int) -> None:
+        """Drops while the buffer is full: said when they start, then every 10 s with a count."""
+        now = time.monotonic()
+        self._drops_unlogged += dropped
+        if not self._drops_unlogged:
+            return
+        if dropped and now - self._drops_logged_at < DROP_LOG_EVERY_SECONDS:
+            return
+        event(
+            log,
+            f"Kafka buffer full ({buffered} ticks unacknowledged); dropped "
+            f"{self._drops_unlogged} new ticks",
+            logging.WARNING,
+        )
+        self._drops_unlogged, self._drops_logged_at = 0, now
+
     def _report(
         self,
         source: MarketSource,
@@ -238,13 +258,7 @@ class Producer:
                 buffered=publisher.buffered,
                 source=source.name,
             )
-        if report.dropped:
-            event(
-                log,
-                f"Kafka buffer full ({publisher.buffered} ticks unacknowledged); dropped "
-                f"{report.dropped} new ticks",
-                logging.WARNING,
-            )
+        self._report_drops(report.dropped, publisher.buffered)
         outage = publisher.in_outage
         if outage and not self._kafka_outage:
             event(

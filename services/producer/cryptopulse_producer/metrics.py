@@ -47,8 +47,8 @@ class ProducerMetrics:
             "429 Too Many Requests answers from CoinGecko.",
             registry=registry,
         )
-        self.rate_limit_wait = Counter(
-            "cryptopulse_producer_rate_limit_wait_seconds_total",
+        self.retry_wait = Counter(
+            "cryptopulse_producer_retry_wait_seconds_total",
             "Seconds spent waiting before retrying a rate-limited or failed request.",
             registry=registry,
         )
