@@ -26,6 +26,7 @@ from cryptopulse_producer.kafka_client import connect_producer, producer_config
 from cryptopulse_producer.main import Producer, run
 from cryptopulse_producer.metrics import DROP_REASONS, FETCH_OUTCOMES, ProducerMetrics
 from cryptopulse_producer.publisher import OutgoingRecord, TickPublisher
+from cryptopulse_producer.recording import EXAMPLE_RECORDING, read_recording
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_producer.simulate import SimulatedMarket
 from cryptopulse_producer.topics import ensure_topic
@@ -354,3 +355,15 @@ def test_sigterm_while_waiting_for_kafka_stops_at_once() -> None:
                 process.kill()
                 process.wait()
     assert "stopped before Kafka answered" in "\n".join(lines)
+
+
+def test_replay_publishes_the_example_recording_and_stops(kafka_broker: LocalKafka) -> None:
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    settings = settings_for(kafka_broker, producer_source="replay", replay_speed=0)
+    assert run(settings, threading.Event()) == 0  # returns by itself at the recording's end
+    records = read_topic(kafka_broker.bootstrap_servers, start)
+    entries = read_recording(EXAMPLE_RECORDING)
+    assert len(records) == len(entries) * len(DEFAULT_COIN_IDS)
+    for record in records:
+        tick = Tick.model_validate(orjson.loads(record.value))
+        assert record.key.decode() == tick.id
