@@ -265,6 +265,9 @@ class LocalKafka:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
 
 def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> list[str]:
