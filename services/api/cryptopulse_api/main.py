@@ -1,10 +1,12 @@
-"""``cryptopulse api``: run the API server on uvicorn, as its container does."""
+"""``cryptopulse api`` and ``python -m cryptopulse_api.main``: run the API server on uvicorn, as
+its container does."""
 
 from __future__ import annotations
 
-import uvicorn
+import gc
 
 from cryptopulse_api.app import create_app
+from cryptopulse_api.server import DrainingServer, quiet_connection_logs, server_config
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.logs import configure
 
@@ -12,17 +14,16 @@ from cryptopulse_common.logs import configure
 def main(settings: ApiSettings | None = None) -> int:
     settings = settings or ApiSettings()
     configure("api", settings.log_level, settings.log_format)
+    quiet_connection_logs(settings.log_level)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
-        access_log=False,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=10,
+    # What the imports and the app built lives as long as the process: out of the collector's
+    # way, so a full collection scans the connections' objects only.
+    gc.collect()
+    gc.freeze()
+    server = DrainingServer(
+        server_config(app, settings), app.state.lifecycle, settings.api_drain_delay_seconds
     )
+    server.run()
     return 0
 
 

@@ -6,6 +6,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 INGEST_STATUSES = ("accepted", "duplicate", "invalid", "too_large", "unauthorized")
 DROP_REASONS = ("send_timeout", "queue_overflow", "send_error")
+REJECT_REASONS = ("limit", "origin", "draining")
+KAFKA_STATUSES = ("broadcast", "duplicate", "invalid")
+# Every route the app serves, as its request-latency label; anything else is "other".
+ROUTES = (
+    ("POST", "/ingest"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
+    ("GET", "/api/snapshot"),
+    ("GET", "/api/history"),
+)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -15,7 +26,7 @@ class ApiMetrics:
         self.registry = registry
         self.broadcast_latency = Histogram(
             "cryptopulse_ws_broadcast_latency_seconds",
-            "From /ingest receipt to the frame written to a client's socket.",
+            "From /ingest receipt (or Kafka poll) to the frame written to a client's socket.",
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
@@ -32,12 +43,21 @@ class ApiMetrics:
         )
         self.connections_rejected = Counter(
             "cryptopulse_ws_connections_rejected_total",
-            "WebSocket connections refused (connection limit).",
+            "WebSocket connections refused: limit (1008), origin (403), draining (1001).",
+            ["reason"],
             registry=registry,
         )
+        for reason in REJECT_REASONS:
+            self.connections_rejected.labels(reason)
         self.messages_conflated = Counter(
             "cryptopulse_ws_messages_conflated_total",
             "Queued messages replaced by newer market state for a lagging client.",
+            registry=registry,
+        )
+        # Set by the hub with set_function: the sum over clients, read at scrape time.
+        self.queued_messages = Gauge(
+            "cryptopulse_ws_queued_messages",
+            "Messages waiting in the outbound queues of all WebSocket clients.",
             registry=registry,
         )
         self.ingest_requests = Counter(
@@ -53,13 +73,23 @@ class ApiMetrics:
         )
         self.ingest_duplicates = Counter(
             "cryptopulse_ingest_duplicates_total",
-            "Batches acknowledged but not broadcast again (repeated source and batch_id).",
+            "POSTed batches acknowledged but not broadcast again (repeated source and batch_id).",
             registry=registry,
         )
+        self.kafka_messages = Counter(
+            "cryptopulse_fanout_kafka_messages_total",
+            "Batches read from the aggregates topic, by outcome (duplicate: already broadcast).",
+            ["status"],
+            registry=registry,
+        )
+        for status in KAFKA_STATUSES:
+            self.kafka_messages.labels(status)
         self.request_latency = Histogram(
             "cryptopulse_http_request_duration_seconds",
-            "HTTP request latency by route.",
-            ["route", "method"],
+            "HTTP request latency (until the response is written), by route.",
+            ["method", "route"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        for method, route in ROUTES:
+            self.request_latency.labels(method, route)

@@ -23,12 +23,66 @@ class ApiSettings(CommonSettings):
         default="market_update",
         description="Type of update messages (aqi_update for dashboards of the original design).",
     )
+    api_ingest_token: str = Field(
+        default="",
+        description="Bearer token POST /ingest requires (empty = no authentication).",
+    )
+    api_ingest_max_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Largest /ingest body accepted; larger is 413."
+    )
+    api_dedupe_batches: int = Field(
+        default=10_000,
+        ge=1,
+        description="Recent (source, batch_id) pairs remembered to drop repeated batches.",
+    )
+    api_history_windows: int = Field(
+        default=120, ge=1, description="Windows per coin kept for GET /api/history."
+    )
+    api_max_connections: int = Field(
+        default=10_000, ge=1, description="WebSocket clients served at once; more get 1008."
+    )
     api_ws_queue_size: int = Field(
         default=16, ge=1, description="Messages queued per WebSocket client before conflation."
     )
     api_ws_send_timeout_seconds: float = Field(
         default=2.0, gt=0, description="A client whose single send blocks longer is dropped."
     )
-    api_max_connections: int = Field(
-        default=10_000, ge=1, description="WebSocket clients served at once."
+    api_ws_send_buffer_bytes: int = Field(
+        default=128 * 1024,
+        ge=0,
+        description="Kernel send buffer of each WebSocket connection (SO_SNDBUF, doubled by "
+        "Linux; 0 = autotuned up to 4 MB): bounds the memory a stalled client holds.",
     )
+    api_ws_max_lag_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A conflated client that has not caught up within this is dropped.",
+    )
+    api_ws_allowed_origins: str = Field(
+        default="*",
+        description="Origins allowed to open /ws, comma separated (* = any; requests without "
+        "an Origin header, i.e. non-browser clients, are always allowed).",
+    )
+    api_ws_ping_interval_seconds: float = Field(
+        default=20.0, gt=0, description="Seconds between WebSocket pings to each client."
+    )
+    api_ws_ping_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="A client that does not answer a ping in time is closed."
+    )
+    api_drain_delay_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="On SIGTERM: seconds /ready answers 503 before clients are closed (1001).",
+    )
+    api_fanout_from_kafka: bool = Field(
+        default=False,
+        description="Also broadcast the batches other replicas received, read from the "
+        "aggregates topic (needs the broker at KAFKA_BOOTSTRAP_SERVERS).",
+    )
+
+    @property
+    def allowed_origins(self) -> frozenset[str] | None:
+        """The allowed origins, or None when any origin is."""
+        origins = {item.strip().rstrip("/") for item in self.api_ws_allowed_origins.split(",")}
+        origins.discard("")
+        return None if not origins or "*" in origins else frozenset(origins)

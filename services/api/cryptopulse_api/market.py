@@ -1,0 +1,112 @@
+"""What the API server remembers of the market: the latest window per coin, a bounded history of
+recent windows per coin, and the batches it has already broadcast."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from cryptopulse_common.contract import SNAPSHOT_MESSAGE, Aggregate, parse_timestamp
+
+# A record's rank within its coin: the later window wins, then the later event time; an equal
+# rank also wins, so a re-sent record replaces its earlier copy (as the dashboard merges).
+Rank = tuple[datetime, datetime]
+
+
+def rank(record: Aggregate) -> Rank:
+    return parse_timestamp(record.window_start), parse_timestamp(record.timestamp)
+
+
+class MarketState:
+    """The latest aggregate per coin (the snapshot a new client starts from) and, per coin, the
+    newest record of each of its last ``history_windows`` windows.
+
+    The snapshot and the full-state update are serialised once per change of state and shared
+    by every client that needs them.
+    """
+
+    def __init__(self, history_windows: int, update_type: str) -> None:
+        self._history_windows = history_windows
+        self._update_type = update_type
+        self._latest: dict[str, tuple[Rank, Aggregate]] = {}
+        self._history: dict[str, dict[datetime, tuple[datetime, Aggregate]]] = {}
+        self._encoded: dict[str, str] = {}
+
+    def apply(self, records: list[Aggregate]) -> None:
+        for record in records:
+            key = rank(record)
+            current = self._latest.get(record.coin_id)
+            if current is None or key >= current[0]:
+                self._latest[record.coin_id] = (key, record)
+            self._remember(record, key)
+        if records:
+            self._encoded.clear()
+
+    def _remember(self, record: Aggregate, key: Rank) -> None:
+        window, moment = key
+        windows = self._history.setdefault(record.coin_id, {})
+        kept = windows.get(window)
+        if kept is not None:
+            if moment >= kept[0]:
+                windows[window] = (moment, record)
+            return
+        if len(windows) >= self._history_windows:
+            oldest = min(windows)
+            if window < oldest:
+                return  # older than everything kept: it would be the first to go
+            del windows[oldest]
+        windows[window] = (moment, record)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [self._latest[coin][1].model_dump() for coin in sorted(self._latest)]
+
+    def history(self, coin_id: str) -> list[dict[str, Any]]:
+        """The newest record of each kept window of ``coin_id``, oldest window first."""
+        windows = self._history.get(coin_id, {})
+        return [windows[window][1].model_dump() for window in sorted(windows)]
+
+    def snapshot_text(self) -> str:
+        """``{"type": "snapshot", "data": [...]}``: what a new client receives first."""
+        return self._encode(SNAPSHOT_MESSAGE)
+
+    def state_update_text(self) -> str:
+        """An update carrying the latest record of every coin: what a lagging client gets in
+        place of the updates it could not keep up with."""
+        return self._encode(self._update_type)
+
+    def _encode(self, message_type: str) -> str:
+        text = self._encoded.get(message_type)
+        if text is None:
+            text = orjson.dumps({"type": message_type, "data": self.snapshot()}).decode()
+            self._encoded[message_type] = text
+        return text
+
+
+class RecentBatches:
+    """The last ``capacity`` (source, batch_id) pairs seen, oldest forgotten first.
+
+    The stream job's sink is at-least-once and, with several API replicas, the same batch also
+    arrives through the aggregates topic: a pair seen before is not broadcast again. A batch
+    without a ``batch_id`` cannot be recognised and is always new.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._seen: dict[tuple[str, str], None] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, source: str | None, batch_id: str | None) -> bool:
+        """Remember the pair; False when it was already remembered."""
+        if batch_id is None:
+            return True
+        key = (source or "", batch_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            del self._seen[next(iter(self._seen))]
+        return True

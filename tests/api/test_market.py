@@ -1,0 +1,79 @@
+"""GET /api/history and the bounded memory behind it and behind dedupe."""
+
+from __future__ import annotations
+
+import httpx
+
+from cryptopulse_api.market import MarketState, RecentBatches
+from cryptopulse_common.contract import Aggregate
+from tests.api.conftest import aggregate, running_api
+
+
+def window(minute: int, second: int, price: float, at: int = 10) -> dict[str, object]:
+    start = f"2026-08-10T14:{minute:02d}:{second:02d}.000Z"
+    end_minute, end_second = divmod(minute * 60 + second + 30, 60)
+    return aggregate(
+        "bitcoin",
+        price,
+        window_start=start,
+        window_end=f"2026-08-10T14:{end_minute:02d}:{end_second:02d}.000Z",
+        timestamp=f"2026-08-10T14:{minute:02d}:{second + at:02d}.000Z",
+    )
+
+
+def test_history_keeps_the_newest_record_of_each_recent_window_oldest_first() -> None:
+    with running_api(api_history_windows=3) as api:
+        batches = [
+            [window(20, 0, 1.0), window(20, 30, 2.0)],
+            [window(20, 30, 2.5, at=20), aggregate("ethereum", 9.0)],  # window 20:30 again
+            [window(20, 30, 2.4, at=15)],  # older than the record kept for 20:30
+            [window(21, 30, 4.0), window(21, 0, 3.0)],  # out of order
+            [window(19, 30, 0.5)],  # older than every kept window, which is full: ignored
+        ]
+        for data in batches:
+            assert httpx.post(f"{api.url}/ingest", json={"data": data}).status_code == 200
+        history = httpx.get(f"{api.url}/api/history", params={"coin": "bitcoin"}).json()
+        assert history["coin_id"] == "bitcoin"
+        assert [(r["window_start"][11:19], r["price"]) for r in history["data"]] == [
+            ("14:20:30", 2.5),
+            ("14:21:00", 3.0),
+            ("14:21:30", 4.0),
+        ]
+        ethereum = httpx.get(f"{api.url}/api/history", params={"coin": "ethereum"}).json()
+        assert [r["price"] for r in ethereum["data"]] == [9.0]
+
+
+def test_history_of_an_unknown_coin_is_empty_and_the_coin_is_required() -> None:
+    with running_api() as api:
+        unknown = httpx.get(f"{api.url}/api/history", params={"coin": "nocoin"})
+        assert unknown.status_code == 200
+        assert unknown.json() == {"coin_id": "nocoin", "data": []}
+        missing = httpx.get(f"{api.url}/api/history")
+        assert missing.status_code == 422
+        assert missing.json()["detail"][0]["loc"] == ["query", "coin"]
+
+
+def test_history_is_bounded_per_coin() -> None:
+    market = MarketState(history_windows=120, update_type="market_update")
+    for index in range(1_000):
+        minute, second = divmod(index * 30, 60)
+        hour, minute = divmod(minute, 60)
+        start = f"2026-08-10T{hour:02d}:{minute:02d}:{second:02d}.000Z"
+        record = aggregate(window_start=start, window_end=start, timestamp=start, price=index + 1)
+        market.apply([Aggregate.model_validate(record)])
+    kept = market.history("bitcoin")
+    assert len(kept) == 120
+    assert [r["price"] for r in kept] == [float(p) for p in range(881, 1001)]
+    assert [r["price"] for r in market.snapshot()] == [1000.0]
+
+
+def test_recent_batches_forget_the_oldest_beyond_their_capacity() -> None:
+    recent = RecentBatches(capacity=2)
+    assert recent.add("stream", "a")
+    assert not recent.add("stream", "a")
+    assert recent.add(None, "a")  # another source
+    assert recent.add("stream", "b")
+    assert len(recent) == 2
+    assert recent.add("stream", "a")  # forgotten: seen again as new
+    assert recent.add("stream", None)
+    assert recent.add("stream", None)
