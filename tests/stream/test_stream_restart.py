@@ -34,12 +34,14 @@ from websockets.sync.client import connect
 from cryptopulse_api.app import create_app
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import (
+    ALL_TOPICS,
     DEAD_LETTER_TOPIC,
     MARKET_UPDATE_MESSAGE,
     TICKS_TOPIC,
     format_timestamp,
 )
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
+from tests.conftest import CACHE_DIR
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
@@ -176,6 +178,22 @@ def wait_for(check: Any, what: str, timeout: float = 180.0) -> None:
 
 
 @pytest.fixture
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A broker of this test's own: the session broker's topics carry other tests' ticks."""
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("restart-kafka"),
+        cache_dir=CACHE_DIR,
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    broker.start(topics=ALL_TOPICS)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
 def api() -> Iterator[tuple[str, CollectorRegistry]]:
     registry = CollectorRegistry()
     with running_server(create_app(ApiSettings(), registry)) as url:
@@ -238,8 +256,9 @@ def read_topic(kafka: LocalKafka, topic: str) -> list[Any]:
 
 
 def test_driver_killed_mid_batch_resumes_with_every_window_once(
-    kafka_broker: LocalKafka, api: tuple[str, CollectorRegistry], tmp_path: Path
+    own_broker: LocalKafka, api: tuple[str, CollectorRegistry], tmp_path: Path
 ) -> None:
+    kafka_broker = own_broker
     api_url, registry = api
     relay = Relay(f"{api_url}/ingest")
     relay_server = relay.serve()
