@@ -41,7 +41,7 @@ def test_health_ready_and_metrics(api: Api) -> None:
 def test_sigterm_turns_not_ready_then_drains_then_closes_clients_with_1001(
     tmp_path: Path,
 ) -> None:
-    drain = 1.5
+    drain = 2.0
     with api_process(tmp_path, API_DRAIN_DELAY_SECONDS=str(drain)) as api:
         api.wait_ready()
         with connect(ws_url(api.url)) as ws:

@@ -75,11 +75,13 @@ def test_clients_of_both_replicas_get_every_batch_exactly_once(
             newer = aggregate(price=2.0, timestamp="2026-08-10T14:25:25.000Z")
             only_topic = {"data": [newer], "batch_id": "query:2", "source": "stream"}
             publish(producer, only_topic)
+            producer.send(AGGREGATES_TOPIC, key=b"junk", value=b'{"data": "not a list"}')
+            producer.flush(timeout=10)
 
             deadline = time.monotonic() + 30
             while not (
-                kafka_outcomes(a) == {"broadcast": 1, "duplicate": 1, "invalid": 0}
-                and kafka_outcomes(b) == {"broadcast": 2, "duplicate": 0, "invalid": 0}
+                kafka_outcomes(a) == {"broadcast": 1, "duplicate": 1, "invalid": 1}
+                and kafka_outcomes(b) == {"broadcast": 2, "duplicate": 0, "invalid": 1}
             ):
                 assert time.monotonic() < deadline, (kafka_outcomes(a), kafka_outcomes(b))
                 time.sleep(0.1)
@@ -98,3 +100,4 @@ def test_clients_of_both_replicas_get_every_batch_exactly_once(
             assert [record["price"] for record in snapshot["data"]] == [2.0]
         assert "broadcast type=market_update records=1 listeners=1" in b.log()
         assert "origin=kafka" in b.log()
+        assert "skipping an invalid batch on crypto_market_aggregates" in b.log()

@@ -4,6 +4,7 @@ trickle), fed large batches until their buffers fill, against the real server pr
 from __future__ import annotations
 
 import json
+import re
 import socket
 import statistics
 import threading
@@ -105,7 +106,7 @@ def test_stalled_clients_are_dropped_within_the_timeout_and_fast_clients_get_eve
             # a send blocked by now, and it must be gone one timeout (plus a margin) later.
             dropped_after = wait_until(
                 lambda: dropped(api, "send_timeout") == stalled_count,
-                timeout + 1.5,
+                timeout + 3.0,
                 "stalled clients dropped",
             )
             assert api.sample("cryptopulse_ws_connections") == 3
@@ -121,9 +122,14 @@ def test_stalled_clients_are_dropped_within_the_timeout_and_fast_clients_get_eve
         # Bounded: at most queue_size messages per client were ever waiting.
         assert max(queued) <= queue_size * (3 + stalled_count)
         assert dropped(api, "queue_overflow") == 0
-        assert dropped_after <= timeout + 1.5
+        assert dropped_after <= timeout + 3.0
         log = api.log()
         assert log.count("dropping WebSocket client (send_timeout)") == stalled_count
+        # Each was dropped within the timeout plus the watchdog's period (and scheduling) of the
+        # moment its send blocked, as the server measured it.
+        blocked = [float(seconds) for seconds in re.findall(r"blocked_seconds=([0-9.]+)", log)]
+        assert len(blocked) == stalled_count
+        assert all(timeout <= seconds <= timeout + 1.0 for seconds in blocked), blocked
 
 
 def test_ingest_latency_and_memory_do_not_grow_with_stalled_clients(
@@ -181,7 +187,7 @@ def test_ingest_latency_and_memory_do_not_grow_with_stalled_clients(
         assert dropped(api, "send_timeout") == 0
         reader.close()
         # /ingest never waits on a client: its latency is the same with 20 stalled clients.
-        assert statistics.median(with_stalled) <= 2 * statistics.median(without) + 0.010
+        assert statistics.median(with_stalled) <= 3 * statistics.median(without) + 0.020
         assert max(with_stalled) < 1.0  # the send timeout is 60 s: nothing waited on a client
         # Stalled clients hold at most queue_size shared frames each, not every batch sent.
         assert rss_after - rss_full < 64 << 20
