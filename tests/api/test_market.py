@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from cryptopulse_api.market import MarketState, RecentBatches
+from cryptopulse_api.market import POSTED, PUBLISHED, MarketState, RecentBatches
 from cryptopulse_common.contract import Aggregate
 from tests.api.conftest import aggregate, running_api
 
@@ -67,13 +67,15 @@ def test_history_is_bounded_per_coin() -> None:
     assert [r["price"] for r in market.snapshot()] == [1000.0]
 
 
-def test_recent_batches_forget_the_oldest_beyond_their_capacity() -> None:
+def test_recent_batches_remember_where_each_came_from_within_their_capacity() -> None:
     recent = RecentBatches(capacity=2)
-    assert recent.add("stream", "a")
-    assert not recent.add("stream", "a")
-    assert recent.add(None, "a")  # another source
-    assert recent.add("stream", "b")
+    assert recent.seen("stream", "a", POSTED) == 0
+    assert recent.seen("stream", "a", POSTED) == POSTED
+    assert recent.seen("stream", "a", PUBLISHED) == POSTED
+    assert recent.seen("stream", "a", POSTED) == POSTED | PUBLISHED
+    assert recent.seen(None, "a", PUBLISHED) == 0  # another source
+    assert recent.seen("stream", "b", PUBLISHED) == 0
     assert len(recent) == 2
-    assert recent.add("stream", "a")  # forgotten: seen again as new
-    assert recent.add("stream", None)
-    assert recent.add("stream", None)
+    assert recent.seen("stream", "a", POSTED) == 0  # forgotten: seen again as new
+    assert recent.seen("stream", None, POSTED) == 0
+    assert recent.seen("stream", None, POSTED) == 0

@@ -43,6 +43,23 @@ def kafka_outcomes(api: ApiProcess) -> dict[str, float]:
     }
 
 
+def batch(price: float, batch_id: str) -> dict[str, Any]:
+    """A one-record batch; a higher price is a later tick of the same window."""
+    moment = f"2026-08-10T14:25:{int(price) + 10:02d}.000Z"
+    return {
+        "data": [aggregate(price=price, timestamp=moment)],
+        "batch_id": batch_id,
+        "source": "stream",
+    }
+
+
+def wait_for_outcomes(api: ApiProcess, expected: dict[str, float]) -> None:
+    deadline = time.monotonic() + 30
+    while kafka_outcomes(api) != expected:
+        assert time.monotonic() < deadline, (kafka_outcomes(api), expected)
+        time.sleep(0.1)
+
+
 def drain(ws: ClientConnection, quiet: float = 1.0) -> list[dict[str, Any]]:
     """Every message that arrives until none has for ``quiet`` seconds."""
     messages = []
@@ -68,36 +85,34 @@ def test_clients_of_both_replicas_get_every_batch_exactly_once(
             assert json.loads(ws_b.recv(timeout=5))["type"] == "snapshot"
 
             # Batch 1 reaches replica A by POST (the load balancer picked it) and both
-            # replicas by the topic; batch 2 only by the topic.
-            both = {"data": [aggregate(price=1.0)], "batch_id": "query:1", "source": "stream"}
+            # replicas by the topic; batch 2 only by the topic; batch 3 by the topic first, then
+            # by POST to A (the order the stream job uses: publish, then POST).
+            both = batch(1.0, "query:1")
             assert httpx.post(f"{a.url}/ingest", json=both).json() == {"count": 1}
             publish(producer, both)
-            newer = aggregate(price=2.0, timestamp="2026-08-10T14:25:25.000Z")
-            only_topic = {"data": [newer], "batch_id": "query:2", "source": "stream"}
-            publish(producer, only_topic)
+            publish(producer, batch(2.0, "query:2"))
             producer.send(AGGREGATES_TOPIC, key=b"junk", value=b'{"data": "not a list"}')
             producer.flush(timeout=10)
-
-            deadline = time.monotonic() + 30
-            while not (
-                kafka_outcomes(a) == {"broadcast": 1, "duplicate": 1, "invalid": 1}
-                and kafka_outcomes(b) == {"broadcast": 2, "duplicate": 0, "invalid": 1}
-            ):
-                assert time.monotonic() < deadline, (kafka_outcomes(a), kafka_outcomes(b))
-                time.sleep(0.1)
+            published_first = batch(3.0, "query:3")
+            publish(producer, published_first)
+            wait_for_outcomes(a, {"broadcast": 2, "duplicate": 1, "invalid": 1})
+            # Already broadcast from the topic: accepted, not broadcast again, not a repeat.
+            assert httpx.post(f"{a.url}/ingest", json=published_first).json() == {"count": 1}
+            wait_for_outcomes(b, {"broadcast": 3, "duplicate": 0, "invalid": 1})
             on_a, on_b = drain(ws_a), drain(ws_b)
-        assert [(m["type"], m["data"][0]["price"]) for m in on_a] == [
-            ("market_update", 1.0),
-            ("market_update", 2.0),
-        ]
         # Batches on different partitions may come in either order; each comes once.
-        assert sorted((m["type"], m["data"][0]["price"]) for m in on_b) == [
-            ("market_update", 1.0),
-            ("market_update", 2.0),
-        ]
+        assert on_a[0]["data"][0]["price"] == 1.0  # the POST: broadcast at once
+        for received in (on_a, on_b):
+            assert sorted((m["type"], m["data"][0]["price"]) for m in received) == [
+                ("market_update", 1.0),
+                ("market_update", 2.0),
+                ("market_update", 3.0),
+            ]
+        assert a.sample("cryptopulse_ingest_duplicates_total") == 0
+        assert a.sample("cryptopulse_ingest_requests_total", status="accepted") == 2
         for api in (a, b):
             snapshot = httpx.get(f"{api.url}/api/snapshot").json()
-            assert [record["price"] for record in snapshot["data"]] == [2.0]
+            assert [record["price"] for record in snapshot["data"]] == [3.0]
         assert "broadcast type=market_update records=1 listeners=1" in b.log()
         assert "origin=kafka" in b.log()
         assert "skipping an invalid batch on crypto_market_aggregates" in b.log()

@@ -24,7 +24,7 @@ from cryptopulse_api.fanout import Fanout
 from cryptopulse_api.hub import ConnectionHub, Frame
 from cryptopulse_api.kafka_fanout import KafkaFanout
 from cryptopulse_api.lifecycle import GOING_AWAY, GOING_AWAY_REASON, Lifecycle
-from cryptopulse_api.market import MarketState, RecentBatches
+from cryptopulse_api.market import POSTED, MarketState, RecentBatches
 from cryptopulse_api.metrics import ApiMetrics
 from cryptopulse_api.middleware import ServerMiddleware, connection_from_scope
 from cryptopulse_api.settings import ApiSettings
@@ -192,7 +192,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             batch_id=payload.batch_id,
             source=payload.source,
         )
-        if not fanout.accept(payload):
+        before = fanout.accept(payload, POSTED)
+        if before & POSTED:  # the sink sent it again (at-least-once)
             metrics.ingest_requests.labels("duplicate").inc()
             metrics.ingest_duplicates.inc()
             event(
@@ -204,7 +205,9 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             return json_response({"count": count, "duplicate": True})
         metrics.ingest_requests.labels("accepted").inc()
         metrics.ingest_records.inc(count)
-        # After this response is written: the writers the broadcast wakes run after it.
+        if before:  # the stream job published it first: broadcast from the topic already
+            return json_response({"count": count})
+        # Starts once this response is written (the handler does not yield before that).
         asyncio.get_running_loop().call_soon(fanout.broadcast, payload, received_at, "post")
         return json_response({"count": count})
 

@@ -7,7 +7,7 @@ import logging
 import orjson
 
 from cryptopulse_api.hub import ConnectionHub, Frame
-from cryptopulse_api.market import MarketState, RecentBatches
+from cryptopulse_api.market import PUBLISHED, MarketState, RecentBatches
 from cryptopulse_api.metrics import ApiMetrics
 from cryptopulse_common.contract import IngestRequest
 from cryptopulse_common.logs import event
@@ -30,12 +30,13 @@ class Fanout:
         self._metrics = metrics
         self._update_type = update_type
 
-    def accept(self, batch: IngestRequest) -> bool:
-        """Fold a new batch into the market state; False (and nothing done) for a repeat."""
-        if not self._recent.add(batch.source, batch.batch_id):
-            return False
-        self._market.apply(batch.data)
-        return True
+    def accept(self, batch: IngestRequest, where: int) -> int:
+        """Note that ``batch`` came from ``where`` (``POSTED`` or ``PUBLISHED``) and fold it into
+        the market state if it is new. Returns where it had come from before (0: new)."""
+        before = self._recent.seen(batch.source, batch.batch_id, where)
+        if not before:
+            self._market.apply(batch.data)
+        return before
 
     def broadcast(self, batch: IngestRequest, received_at: float, origin: str) -> None:
         """Serialise the update once and queue it for every client (never waits)."""
@@ -53,7 +54,7 @@ class Fanout:
 
     def from_topic(self, batch: IngestRequest, received_at: float) -> None:
         """A batch read from the aggregates topic (on the event loop)."""
-        if not self.accept(batch):
+        if self.accept(batch, PUBLISHED):  # the POST reached this replica first
             self._metrics.kafka_messages.labels("duplicate").inc()
             return
         self._metrics.kafka_messages.labels("broadcast").inc()

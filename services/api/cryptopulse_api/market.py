@@ -84,29 +84,36 @@ class MarketState:
         return text
 
 
-class RecentBatches:
-    """The last ``capacity`` (source, batch_id) pairs seen, oldest forgotten first.
+# Where a batch was seen (flags): POSTed to /ingest, read from the aggregates topic.
+POSTED = 1
+PUBLISHED = 2
 
-    The stream job's sink is at-least-once and, with several API replicas, the same batch also
-    arrives through the aggregates topic: a pair seen before is not broadcast again. A batch
-    without a ``batch_id`` cannot be recognised and is always new.
+
+class RecentBatches:
+    """Where each of the last ``capacity`` (source, batch_id) pairs was seen, oldest forgotten
+    first.
+
+    The stream job's sink is at-least-once (a failed batch is POSTed again with the same id) and,
+    with several API replicas, publishes every batch to the aggregates topic too: a pair seen
+    before is not broadcast again. A batch without a ``batch_id`` cannot be recognised and is
+    always new.
     """
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._seen: dict[tuple[str, str], None] = {}
+        self._seen: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def add(self, source: str | None, batch_id: str | None) -> bool:
-        """Remember the pair; False when it was already remembered."""
+    def seen(self, source: str | None, batch_id: str | None, where: int) -> int:
+        """Record that the batch came from ``where``; return where it had come from before
+        (0: it is new)."""
         if batch_id is None:
-            return True
+            return 0
         key = (source or "", batch_id)
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self._capacity:
+        before = self._seen.get(key, 0)
+        self._seen[key] = before | where
+        if not before and len(self._seen) > self._capacity:
             del self._seen[next(iter(self._seen))]
-        return True
+        return before

@@ -73,12 +73,12 @@ class ApiMetrics:
         )
         self.ingest_duplicates = Counter(
             "cryptopulse_ingest_duplicates_total",
-            "POSTed batches acknowledged but not broadcast again (repeated source and batch_id).",
+            "Batches POSTed again (same source and batch_id): acknowledged, not broadcast again.",
             registry=registry,
         )
         self.kafka_messages = Counter(
             "cryptopulse_fanout_kafka_messages_total",
-            "Batches read from the aggregates topic, by outcome (duplicate: already broadcast).",
+            "Batches read from the aggregates topic, by outcome (duplicate: POSTed here first).",
             ["status"],
             registry=registry,
         )
