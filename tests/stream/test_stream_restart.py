@@ -34,14 +34,13 @@ from websockets.sync.client import connect
 from cryptopulse_api.app import create_app
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import (
-    ALL_TOPICS,
     DEAD_LETTER_TOPIC,
     MARKET_UPDATE_MESSAGE,
     TICKS_TOPIC,
     format_timestamp,
 )
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
-from tests.conftest import CACHE_DIR
+from tests.conftest import started_broker
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
@@ -180,17 +179,8 @@ def wait_for(check: Any, what: str, timeout: float = 180.0) -> None:
 @pytest.fixture
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker of this test's own: the session broker's topics carry other tests' ticks."""
-    broker = LocalKafka(
-        data_dir=tmp_path_factory.mktemp("restart-kafka"),
-        cache_dir=CACHE_DIR,
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.start(topics=ALL_TOPICS)
-    try:
+    with started_broker(tmp_path_factory.mktemp("restart-kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture
