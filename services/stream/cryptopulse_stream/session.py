@@ -6,6 +6,8 @@ from pyspark.sql import SparkSession
 
 from cryptopulse_stream.settings import StreamSettings
 
+DRIVER_JAVA_OPTIONS = "-Xss16m"
+
 
 def build_session(settings: StreamSettings, app_name: str = "cryptopulse-stream") -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
@@ -27,6 +29,10 @@ def build_session(settings: StreamSettings, app_name: str = "cryptopulse-stream"
         )
         .config("spark.metrics.conf.*.sink.prometheusServlet.path", "/metrics/prometheus")
         .config("spark.sql.streaming.metricsEnabled", "true")
+        # A query stopped inside a Python foreachBatch gets the Python traceback back, and
+        # Spark matches it against a regular expression that recurses once per character: with
+        # the default 1 MB thread stack that ends in a StackOverflowError on the query thread.
+        .config("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS)
     )
     if settings.stream_state_store == "rocksdb":
         builder = builder.config(

@@ -53,6 +53,12 @@ class StreamSettings(CommonSettings):
     stream_health_stall_seconds: float = Field(
         default=120.0, gt=0, description="/health fails when no progress was reported this long."
     )
+    stream_stop_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM, wait this long for a running micro-batch to finish before "
+        "stopping the query (Spark replays an interrupted batch from the checkpoint).",
+    )
     stream_spark_ui: bool = Field(
         default=False,
         description="Run the Spark UI (and its PrometheusServlet at /metrics/prometheus).",
