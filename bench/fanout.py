@@ -55,6 +55,7 @@ class Scenario:
     updates: int
     interval: float  # seconds between updates
     drain_timeout: float = 30.0  # how long to wait for deliveries after the last update
+    pinned: bool = False  # server on its own CPU (see Pinning)
 
     @property
     def name(self) -> str:
@@ -67,6 +68,8 @@ class Result:
     connected: int
     ingest_ms: dict[str, float]
     delivery_ms: dict[str, float]
+    # Per update, when its last fast client got it: how long each whole fan-out took.
+    fanout_ms: dict[str, float]
     expected: int
     delivered: int
     out_of_order: int
@@ -80,6 +83,50 @@ class Result:
     rss_peak_mb: float
     load_average: tuple[float, float]
     notes: list[str] = field(default_factory=list)
+    rounds: int = 1
+
+
+@dataclass
+class Samples:
+    """A scenario's raw figures in seconds, pooled over rounds (``--rounds``)."""
+
+    ingest: list[float] = field(default_factory=list)
+    delivery: list[float] = field(default_factory=list)
+    fanout: list[float] = field(default_factory=list)
+
+    def extend(self, other: Samples) -> None:
+        self.ingest += other.ingest
+        self.delivery += other.delivery
+        self.fanout += other.fanout
+
+
+def pooled(first: Result, later: Result, samples: Samples) -> Result:
+    """``first`` and ``later`` (the same scenario, another round) as one result."""
+
+    def most(a: float | None, b: float | None) -> float | None:
+        return b if a is None else a if b is None else max(a, b)
+
+    return Result(
+        scenario=first.scenario,
+        connected=min(first.connected, later.connected),
+        ingest_ms=percentiles(samples.ingest),
+        delivery_ms=percentiles(samples.delivery),
+        fanout_ms=percentiles(samples.fanout),
+        expected=first.expected + later.expected,
+        delivered=first.delivered + later.delivered,
+        out_of_order=first.out_of_order + later.out_of_order,
+        fast_closed=first.fast_closed + later.fast_closed,
+        slow_dropped=first.slow_dropped + later.slow_dropped,
+        slow_dropped_after_s=most(first.slow_dropped_after_s, later.slow_dropped_after_s),
+        blocked_before_drop_s=most(first.blocked_before_drop_s, later.blocked_before_drop_s),
+        conflated=(first.conflated or 0.0) + (later.conflated or 0.0),
+        server_write_p99_ms=most(first.server_write_p99_ms, later.server_write_p99_ms),
+        rss_connected_mb=max(first.rss_connected_mb, later.rss_connected_mb),
+        rss_peak_mb=max(first.rss_peak_mb, later.rss_peak_mb),
+        load_average=(first.load_average[0], later.load_average[1]),
+        notes=first.notes + later.notes,
+        rounds=first.rounds + later.rounds,
+    )
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -163,6 +210,8 @@ class Server:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
+        if PINNING.server:
+            os.sched_setaffinity(self.process.pid, PINNING.server)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -249,6 +298,29 @@ class Sampler(threading.Thread):
                 self.all_dropped_after = time.perf_counter() - self.started
 
 
+@dataclass
+class Pinning:
+    """CPUs for the server under test and for everything else (clients, this driver).
+
+    In production the clients are browsers on other machines; here they share the machine's
+    cores with the server, and the kernel likes to wake a client on the CPU of the server that
+    just wrote to it. The one-process run (``--big``, 1 update/s, the server's whole core busy
+    for each fan-out) pins the server to the first CPU and the apparatus to the others. The
+    1,000-client runs are not pinned: at 10 updates/s their clients need both cores, and the
+    driver timing /ingest would measure its own wait for a CPU. Empty sets: no pinning.
+    """
+
+    server: set[int] = field(default_factory=set)
+    clients: set[int] = field(default_factory=set)
+
+    def apply_to_driver(self) -> None:
+        os.sched_setaffinity(0, self.clients or ALL_CPUS)
+
+
+ALL_CPUS = os.sched_getaffinity(0)
+PINNING = Pinning()
+
+
 def start_clients(
     url: str, count: int
 ) -> list[tuple[multiprocessing.process.BaseProcess, Connection]]:
@@ -263,6 +335,8 @@ def start_clients(
         parent, child = context.Pipe()
         process = context.Process(target=fanout_clients.run, args=(url, share, child), daemon=True)
         process.start()
+        if PINNING.clients and process.pid is not None:
+            os.sched_setaffinity(process.pid, PINNING.clients)
         processes.append((process, parent))
     return processes
 
@@ -273,10 +347,16 @@ def ask(clients: list[tuple[Any, Connection]], command: str) -> list[tuple[Any, 
     return [pipe.recv() for _process, pipe in clients]
 
 
-def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> Result:
+def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> tuple[Result, Samples]:
+    pinned = " (server pinned to the first CPU, clients to the others)" if scenario.pinned else ""
     print(
-        f"\n== {scenario.name}: {scenario.updates} updates every {scenario.interval} s", flush=True
+        f"\n== {scenario.name}: {scenario.updates} updates every {scenario.interval} s{pinned}",
+        flush=True,
     )
+    global PINNING
+    cpus = sorted(ALL_CPUS)
+    PINNING = Pinning({cpus[0]}, set(cpus[1:])) if scenario.pinned and len(cpus) > 1 else Pinning()
+    PINNING.apply_to_driver()
     server = Server(scenario.server, log_dir, send_buffer)
     clients: list[tuple[Any, Connection]] = []
     slow: list[socket.socket] = []
@@ -333,6 +413,7 @@ def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> Result:
         collected = [frames for reply in reports for frames in reply[1]]
         closed = sum(reply[2] for reply in reports)
         latencies: list[float] = []
+        last_arrival: dict[int, float] = {}
         out_of_order = 0
         for frames in collected:  # one list per fast client, in arrival order
             last = 0
@@ -346,6 +427,7 @@ def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> Result:
                 if seq not in seen:
                     seen.add(seq)
                     latencies.append(arrived - sent[seq])
+                    last_arrival[seq] = max(last_arrival.get(seq, 0.0), arrived - sent[seq])
         delivered = len(latencies)
         conflated = None
         if scenario.server == "fanout":
@@ -356,6 +438,7 @@ def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> Result:
             connected=connected,
             ingest_ms=percentiles(ingest),
             delivery_ms=percentiles(latencies),
+            fanout_ms=percentiles(list(last_arrival.values())),
             expected=expected,
             delivered=delivered,
             out_of_order=out_of_order,
@@ -371,7 +454,7 @@ def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> Result:
             notes=notes,
         )
         print_result(result)
-        return result
+        return result, Samples(ingest, latencies, list(last_arrival.values()))
     finally:
         if clients:
             for _process, pipe in clients:
@@ -391,7 +474,9 @@ def print_result(result: Result) -> None:
         f"   delivery   p50 {delivery['p50']:7.1f} ms   p99 {delivery['p99']:7.1f} ms   "
         f"max {delivery['max']:7.1f} ms   undelivered {missing}/{result.expected}"
         + (f" ({100 * missing / result.expected:.1f} %)" if result.expected else "")
-        + f"   out of order {result.out_of_order}   fast clients closed {result.fast_closed}",
+        + f"   out of order {result.out_of_order}   fast clients closed {result.fast_closed}\n"
+        f"   last client of an update   p50 {result.fanout_ms['p50']:7.1f} ms   "
+        f"p99 {result.fanout_ms['p99']:7.1f} ms   max {result.fanout_ms['max']:7.1f} ms",
         flush=True,
     )
     if result.scenario.slow:
@@ -399,7 +484,8 @@ def print_result(result: Result) -> None:
         when = f"all dropped {after:.1f} s after the first update" if after else "not all dropped"
         blocked = result.blocked_before_drop_s
         print(
-            f"   slow       {result.slow_dropped}/{result.scenario.slow} dropped; {when}"
+            f"   slow       {result.slow_dropped}/{result.scenario.slow * result.rounds} dropped; "
+            f"{when}"
             + (f"; longest send blocked before its drop {blocked:.2f} s" if blocked else ""),
             flush=True,
         )
@@ -487,9 +573,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--big-updates", type=int, default=30, help="updates of the big run")
     parser.add_argument("--big-interval", type=float, default=1.0, help="... and their interval")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the 1,000-client scenarios this many times, interleaved, and pool the samples",
+    )
     parser.add_argument("--only", choices=["baseline", "fanout", "big"], action="append")
     parser.add_argument("--quick", action="store_true", help="small numbers: check the bench runs")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="in the one-process run, server on the first CPU, clients on the others (default)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.fast, args.few, args.many, args.big, args.updates = 100, 2, 10, 1000, 60
@@ -501,21 +599,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open files limit {hard} < {needed}: the big run may fail to connect every client")
     only = set(args.only or ["baseline", "fanout", "big"])
     scenarios = []
-    for slow in (0, args.few, args.many):  # interleaved: load from elsewhere falls on both alike
-        for server in ("baseline", "fanout"):
-            if server in only:
-                scenarios.append(Scenario(server, args.fast, slow, args.updates, args.interval))
+    for _round in range(args.rounds):
+        for slow in (0, args.few, args.many):  # interleaved: outside load falls on all alike
+            for server in ("baseline", "fanout"):
+                if server in only:
+                    scenarios.append(Scenario(server, args.fast, slow, args.updates, args.interval))
     if "big" in only:
-        scenarios.append(Scenario("fanout", args.big, 0, args.big_updates, args.big_interval))
+        scenarios.append(
+            Scenario("fanout", args.big, 0, args.big_updates, args.big_interval, pinned=args.pin)
+        )
     print(
         f"fan-out benchmark on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
         f"python {sys.version.split()[0]}",
         flush=True,
     )
     results: dict[str, Result] = {}
+    pools: dict[str, Samples] = {}
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as logs:
         for scenario in scenarios:
-            results[scenario.name] = run_scenario(scenario, Path(logs), args.send_buffer)
+            result, samples = run_scenario(scenario, Path(logs), args.send_buffer)
+            if scenario.name in results:
+                pools[scenario.name].extend(samples)
+                result = pooled(results[scenario.name], result, pools[scenario.name])
+            else:
+                pools[scenario.name] = samples
+            results[scenario.name] = result
+    if args.rounds > 1:
+        print(f"\n== {args.rounds} rounds pooled")
+        for result in results.values():
+            if result.scenario.fast == args.fast:
+                print(f"\n== {result.scenario.name} (all rounds)")
+                print_result(result)
     summary(results, args.fast, args.few, args.many, args.big)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results.values()], indent=2))
