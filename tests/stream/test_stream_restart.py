@@ -200,6 +200,7 @@ def start_driver(
         "STREAM_CHECKPOINT_DIR": str(checkpoint),
         "STREAM_METRICS_PORT": str(metrics_port),
         "STREAM_TRIGGER_SECONDS": "1",
+        "STREAM_DEAD_LETTER_TRIGGER_SECONDS": "1",
         "STREAM_WINDOW_SECONDS": str(WINDOW_SECONDS),
         "STREAM_WATERMARK_SECONDS": "5",
         "STREAM_STARTING_OFFSETS": "earliest",

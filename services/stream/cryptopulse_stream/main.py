@@ -109,7 +109,7 @@ def start_job(
             dead_letters(read_ticks(spark, settings))
             .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
             .option("checkpointLocation", checkpoint(settings, DEAD_LETTERS_QUERY))
-            .trigger(processingTime=trigger)
+            .trigger(processingTime=f"{settings.stream_dead_letter_trigger_seconds} seconds")
             .queryName(DEAD_LETTERS_QUERY)
             .start()
         )

@@ -44,6 +44,12 @@ class StreamSettings(CommonSettings):
         default=True,
         description="Run the dead-letter query (malformed messages -> the dead-letter topic).",
     )
+    stream_dead_letter_trigger_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Micro-batch interval of the dead-letter query: each batch has a fixed cost "
+        "(planning, offset and commit logs), and dead letters need no low latency.",
+    )
     stream_publish_aggregates: bool = Field(
         default=True, description="Also publish each batch to the aggregates topic."
     )
