@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -24,6 +23,7 @@ from typing import IO
 
 from cryptopulse_common.logs import event
 from cryptopulse_local.maven import Artifact, resolve_jars
+from cryptopulse_local.processes import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -248,13 +248,8 @@ class LocalKafka:
     def stop(self, timeout: float = 30.0) -> None:
         process = self._process
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                event(log, "Kafka did not stop in time; killing it", logging.WARNING)
-                process.kill()
-                process.wait()
+            if stop_process(process, timeout):
+                event(log, "Kafka did not stop in time; killed it", logging.WARNING)
             event(log, "Kafka broker stopped", code=process.returncode)
         if self._log_file is not None:
             self._log_file.close()

@@ -28,6 +28,7 @@ from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import ALL_TOPICS
 from cryptopulse_common.logs import event
 from cryptopulse_local.kafka_broker import LocalKafka
+from cryptopulse_local.processes import stop_process
 from cryptopulse_local.settings import LocalSettings
 
 log = logging.getLogger("cryptopulse.up")
@@ -182,13 +183,8 @@ class Supervisor:
             stage = self.stages.get(name)
             if stage is None or stage.process.poll() is not None:
                 continue
-            stage.process.send_signal(signal.SIGTERM)
-            try:
-                stage.process.wait(STOP_TIMEOUT_SECONDS[name])
-            except subprocess.TimeoutExpired:
-                event(log, f"{name} did not stop in time; killing it", logging.WARNING)
-                stage.process.kill()
-                stage.process.wait()
+            if stop_process(stage.process, STOP_TIMEOUT_SECONDS[name]):
+                event(log, f"{name} did not stop in time; killed it", logging.WARNING)
             if stage.reader is not None:
                 stage.reader.join(timeout=5)
             self.say(f"  ■ {name} stopped (exit {stage.process.returncode})")

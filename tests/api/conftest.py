@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,7 +25,9 @@ from cryptopulse_api.server import server_config
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import Aggregate
 from cryptopulse_local.kafka_broker import free_port
+from cryptopulse_local.processes import stop_process
 from tests.api.clients import stalled_client
+from tests.support.servers import serving
 
 
 def aggregate(coin_id: str = "bitcoin", price: float = 97000.0, **changes: Any) -> dict[str, Any]:
@@ -87,21 +86,8 @@ def running_api(settings: ApiSettings | None = None, **changes: Any) -> Iterator
     registry = CollectorRegistry()
     app = create_app(settings, registry)
     port = free_port()
-    server = uvicorn.Server(
-        server_config(app, settings, host="127.0.0.1", port=port, **server_options)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
+    with serving(server_config(app, settings, host="127.0.0.1", port=port, **server_options)):
         yield Api(f"http://127.0.0.1:{port}", app, registry)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture
@@ -186,10 +172,4 @@ def api_process(log_dir: Path, **env: str) -> Iterator[ApiProcess]:
     try:
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, 30)

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from cryptopulse_local.kafka_broker import free_port
+from cryptopulse_local.processes import stop_process
 
 
 @dataclass
@@ -58,13 +59,7 @@ def running_pipeline(state: Path, **settings: str) -> Iterator[Pipeline]:
     try:
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, 120, signal.SIGINT)
 
 
 def wait_healthy(pipeline: Pipeline, timeout: float = 120.0) -> None:

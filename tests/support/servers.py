@@ -14,12 +14,8 @@ from cryptopulse_local.kafka_broker import free_port
 
 
 @contextmanager
-def running_server(app: FastAPI, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1; yields its base URL; shuts it down on exit."""
-    port = port or free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
+def serving(config: uvicorn.Config) -> Iterator[None]:
+    """Run uvicorn with ``config`` in a daemon thread until the block exits."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -29,7 +25,18 @@ def running_server(app: FastAPI, port: int | None = None) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
         server.should_exit = True
-        thread.join(timeout=20)
+        thread.join(timeout=30)
+
+
+@contextmanager
+def running_server(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1; yields its base URL; shuts it down on exit."""
+    port = port or free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    with serving(config):
+        yield f"http://127.0.0.1:{port}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 
 from cryptopulse_common.contract import ALL_TOPICS
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
+from cryptopulse_local.processes import stop_process
 
 CACHE_DIR = Path(os.environ.get("CRYPTOPULSE_CACHE_DIR", Path.home() / ".cache" / "cryptopulse"))
 # Stop order (the reverse of start order): the producer flushes, the stream job stops its query.
@@ -76,13 +76,7 @@ class Stages:
         process = self.processes.get(name)
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT_SECONDS[name])
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, STOP_TIMEOUT_SECONDS[name])
         return process.returncode
 
     def assert_running(self, *names: str) -> None:
