@@ -40,11 +40,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench import fanout_clients
 from cryptopulse_common.contract import DEFAULT_COIN_IDS
 from cryptopulse_local.kafka_broker import free_port
+from cryptopulse_local.processes import stop_process
 from tests.api.clients import stalled_client
+from tests.api.conftest import aggregate
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_PROCESSES = 2
 WARMUP_UPDATES = 3
+ALL_CPUS = frozenset(os.sched_getaffinity(0))
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Scenario:
     updates: int
     interval: float  # seconds between updates
     drain_timeout: float = 30.0  # how long to wait for deliveries after the last update
-    pinned: bool = False  # server on its own CPU (see Pinning)
+    pinned: bool = False  # server on its own CPU (see cpu_sets)
 
     @property
     def name(self) -> str:
@@ -142,31 +145,10 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def update_body(seq: int) -> bytes:
     """A 10-coin batch; every record carries ``seq`` in ``samples`` (clients read it back)."""
-    records = []
-    for index, coin in enumerate(DEFAULT_COIN_IDS):
-        price = 100.0 + index
-        records.append(
-            {
-                "coin": coin[:4].upper(),
-                "coin_id": coin,
-                "name": coin.title(),
-                "price": price,
-                "open": price,
-                "high": price,
-                "low": price,
-                "close": price,
-                "mean_price": price,
-                "samples": seq,
-                "change_24h": 1.5,
-                "volume_24h": 1.0e9,
-                "market_cap": 1.0e12,
-                "volatility": "Stable",
-                "trend": "Stable",
-                "window_start": "2026-08-10T14:25:00.000Z",
-                "window_end": "2026-08-10T14:25:30.000Z",
-                "timestamp": "2026-08-10T14:25:20.000Z",
-            }
-        )
+    records = [
+        aggregate(coin, 100.0 + index, coin=coin[:4].upper(), samples=seq)
+        for index, coin in enumerate(DEFAULT_COIN_IDS)
+    ]
     return json.dumps({"data": records, "batch_id": f"bench:{seq}", "source": "bench"}).encode()
 
 
@@ -181,7 +163,7 @@ def rss_bytes(pid: int) -> int:
 
 
 class Server:
-    def __init__(self, kind: str, log_dir: Path, send_buffer: int) -> None:
+    def __init__(self, kind: str, log_dir: Path, send_buffer: int, cpus: frozenset[int]) -> None:
         self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -210,8 +192,7 @@ class Server:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        if PINNING.server:
-            os.sched_setaffinity(self.process.pid, PINNING.server)
+        os.sched_setaffinity(self.process.pid, cpus)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -263,13 +244,9 @@ class Server:
         return max(map(float, blocked)) if blocked else None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if self.kind == "baseline" else signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(
+            self.process, 30, signal.SIGKILL if self.kind == "baseline" else signal.SIGTERM
+        )
 
 
 class Sampler(threading.Thread):
@@ -298,27 +275,20 @@ class Sampler(threading.Thread):
                 self.all_dropped_after = time.perf_counter() - self.started
 
 
-@dataclass
-class Pinning:
-    """CPUs for the server under test and for everything else (clients, this driver).
+def cpu_sets(pinned: bool) -> tuple[frozenset[int], frozenset[int]]:
+    """CPUs for the server under test, and for everything else (clients, this driver).
 
     In production the clients are browsers on other machines; here they share the machine's
     cores with the server, and the kernel likes to wake a client on the CPU of the server that
     just wrote to it. The one-process run (``--big``, 1 update/s, the server's whole core busy
     for each fan-out) pins the server to the first CPU and the apparatus to the others. The
     1,000-client runs are not pinned: at 10 updates/s their clients need both cores, and the
-    driver timing /ingest would measure its own wait for a CPU. Empty sets: no pinning.
+    driver timing /ingest would measure its own wait for a CPU.
     """
-
-    server: set[int] = field(default_factory=set)
-    clients: set[int] = field(default_factory=set)
-
-    def apply_to_driver(self) -> None:
-        os.sched_setaffinity(0, self.clients or ALL_CPUS)
-
-
-ALL_CPUS = os.sched_getaffinity(0)
-PINNING = Pinning()
+    first, *others = sorted(ALL_CPUS)
+    if not pinned or not others:
+        return ALL_CPUS, ALL_CPUS
+    return frozenset({first}), frozenset(others)
 
 
 def start_clients(
@@ -335,8 +305,6 @@ def start_clients(
         parent, child = context.Pipe()
         process = context.Process(target=fanout_clients.run, args=(url, share, child), daemon=True)
         process.start()
-        if PINNING.clients and process.pid is not None:
-            os.sched_setaffinity(process.pid, PINNING.clients)
         processes.append((process, parent))
     return processes
 
@@ -353,11 +321,9 @@ def run_scenario(scenario: Scenario, log_dir: Path, send_buffer: int) -> tuple[R
         f"\n== {scenario.name}: {scenario.updates} updates every {scenario.interval} s{pinned}",
         flush=True,
     )
-    global PINNING
-    cpus = sorted(ALL_CPUS)
-    PINNING = Pinning({cpus[0]}, set(cpus[1:])) if scenario.pinned and len(cpus) > 1 else Pinning()
-    PINNING.apply_to_driver()
-    server = Server(scenario.server, log_dir, send_buffer)
+    server_cpus, other_cpus = cpu_sets(scenario.pinned)
+    os.sched_setaffinity(0, other_cpus)  # the client processes inherit it
+    server = Server(scenario.server, log_dir, send_buffer, server_cpus)
     clients: list[tuple[Any, Connection]] = []
     slow: list[socket.socket] = []
     notes: list[str] = []
