@@ -14,7 +14,8 @@
 #   scripts/check-k8s.sh             install what is missing, run every check
 #   scripts/check-k8s.sh --install   install the tools only
 #
-# Needs: go, the project's .venv (make setup-dev), ../shared/crds (or CRYPTOPULSE_CRDS_DIR).
+# Needs: go, the project's .venv (make setup-dev), ../shared/crds (or CRYPTOPULSE_CRDS_DIR, or
+# shared/crds beside the local repository this clone came from).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,7 +28,20 @@ ACTIONLINT_VERSION=v1.7.12
 KUBE_VERSION=1.35.0
 
 TOOLS_DIR="${CRYPTOPULSE_TOOLS_DIR:-$HOME/.cache/cryptopulse/tools}"
+# The CRDs: $CRYPTOPULSE_CRDS_DIR, else shared/crds beside this repository, else beside the
+# local repository this one was cloned from (a throwaway clone in /tmp of /work/main).
+crds_beside_origin() {
+  local origin
+  origin="$(git remote get-url origin 2>/dev/null || true)"
+  if [ -n "$origin" ] && [ -d "$origin/../shared/crds" ]; then
+    (cd "$origin/../shared/crds" && pwd)
+  fi
+}
 CRDS_DIR="${CRYPTOPULSE_CRDS_DIR:-$(cd .. && pwd)/shared/crds}"
+if [ -z "${CRYPTOPULSE_CRDS_DIR:-}" ] && [ ! -d "$CRDS_DIR" ]; then
+  CRDS_DIR="$(crds_beside_origin)"
+  CRDS_DIR="${CRDS_DIR:-$(cd .. && pwd)/shared/crds}"
+fi
 PYTHON="${CRYPTOPULSE_PYTHON:-.venv/bin/python}"
 CHART=charts/cryptopulse
 BIN="$TOOLS_DIR/bin"

@@ -22,7 +22,8 @@ def tools_dir() -> Path:
 
 
 def crds_dir() -> Path:
-    """``../shared/crds`` beside the repository (CI clones it elsewhere with shared/ beside it)."""
+    """``../shared/crds`` beside the repository, unless ``CRYPTOPULSE_CRDS_DIR`` says otherwise
+    (scripts/check-k8s.sh sets it, also finding shared/ beside the repository a clone came from)."""
     return Path(os.environ.get("CRYPTOPULSE_CRDS_DIR", REPO_ROOT.parent / "shared" / "crds"))
 
 
