@@ -72,6 +72,7 @@ class Producer:
         self.settings = settings
         self.stop = stop
         self.metrics = ProducerMetrics(registry or CollectorRegistry())
+        self.metrics.poll_interval.set(settings.producer_interval_seconds)
         self._on_delivered = on_delivered
         self._clock = clock
         self._started_at = clock()
@@ -246,6 +247,7 @@ class Producer:
                 logging.WARNING,
                 coin=row.coin_id,
             )
+        self.metrics.ticks_fetched.inc(len(result.ticks))
         self.metrics.rows_rejected.inc(len(result.rejected))
         for error in result.errors:
             event(log, f"✗ {error}", logging.WARNING, source=source.name)

@@ -21,7 +21,9 @@ from prometheus_client import CollectorRegistry
 from cryptopulse_common.contract import TICKS_TOPIC
 from cryptopulse_common.kafka_config import kafka_python_config, spark_kafka_options
 from cryptopulse_common.logs import configure, event
+from cryptopulse_common.metric_catalog import AGGREGATES_QUERY, DEAD_LETTERS_QUERY
 from cryptopulse_common.ops_server import OpsServer
+from cryptopulse_stream.lag import KafkaLagMonitor
 from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
 from cryptopulse_stream.session import build_session
 from cryptopulse_stream.settings import StreamSettings
@@ -29,9 +31,6 @@ from cryptopulse_stream.sink import DeadLetterSink, IngestSink
 from cryptopulse_stream.transforms import dead_letters, parse_ticks, window_aggregates
 
 log = logging.getLogger("cryptopulse.stream")
-
-AGGREGATES_QUERY = "window_aggregates"
-DEAD_LETTERS_QUERY = "dead_letters"
 
 
 @dataclass
@@ -88,6 +87,7 @@ def start_job(
     listener = ProgressListener(metrics)
     spark.streams.addListener(listener)
     trigger = f"{settings.stream_trigger_seconds} seconds"
+    metrics.trigger_interval.labels(AGGREGATES_QUERY).set(settings.stream_trigger_seconds)
     sink = ingest_sink or build_ingest_sink(settings, metrics)
     aggregates = (
         window_aggregates(
@@ -105,6 +105,9 @@ def start_job(
     )
     malformed = None
     if settings.stream_dead_letters:
+        metrics.trigger_interval.labels(DEAD_LETTERS_QUERY).set(
+            settings.stream_dead_letter_trigger_seconds
+        )
         malformed = (
             dead_letters(read_ticks(spark, settings))
             .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
@@ -136,6 +139,25 @@ def build_ingest_sink(settings: StreamSettings, metrics: StreamMetrics) -> Inges
         timeout=settings.stream_ingest_timeout_seconds,
         attempts=settings.stream_ingest_attempts,
         kafka_producer=kafka_producer,
+    )
+
+
+def lag_monitor(
+    settings: StreamSettings, job: RunningJob, metrics: StreamMetrics
+) -> KafkaLagMonitor:
+    def connect() -> Any:
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(
+            **kafka_python_config(settings),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="cryptopulse-stream-lag",
+            request_timeout_ms=int(max(settings.stream_lag_interval_seconds, 5.0) * 2000),
+        )
+
+    return KafkaLagMonitor(
+        connect, TICKS_TOPIC, job.listener, metrics.kafka_lag, settings.stream_lag_interval_seconds
     )
 
 
@@ -175,6 +197,7 @@ def main(settings: StreamSettings | None = None) -> int:
     metrics = StreamMetrics(registry)
     spark = build_session(settings)
     job = start_job(settings, spark, metrics)
+    lag = lag_monitor(settings, job, metrics).start()
     ops = OpsServer(
         "0.0.0.0",
         settings.stream_metrics_port,
@@ -204,6 +227,7 @@ def main(settings: StreamSettings | None = None) -> int:
         event(log, f"stream query failed: {error}", logging.ERROR)
     finally:
         job.stop(settings.stream_stop_grace_seconds)
+        lag.stop()
         ops.stop()
         job.sink.close()
         spark.stop()

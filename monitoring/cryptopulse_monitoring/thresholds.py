@@ -1,0 +1,36 @@
+"""The numbers the alerts fire at: the rules use them, and the dashboards draw them as thresholds.
+
+Each is a judgement with its reason next to it; change it here and both follow.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The producer is silent when no tick was acknowledged for this many poll intervals.
+PRODUCER_SILENT_POLLS: Final = 3
+# Share of requests to CoinGecko answered 429 (over 5 minutes): a free or demo key polled every
+# 30 s sees none; a quarter rate-limited for 15 minutes means the plan or interval is wrong.
+RATE_LIMITED_RATIO: Final = 0.25
+# The stream job has stalled when no query reported progress (a batch, or an idle trigger, at
+# least every spark.sql.streaming.noDataProgressEventInterval = 10 s) for this long; above the
+# driver's STREAM_HEALTH_STALL_SECONDS (120 s), after which its liveness probe restarts it.
+STREAM_STALLED_SECONDS: Final = 300.0
+# Share of the topic's messages dead-lettered, or of the ticks dropped behind the watermark
+# (over 5 minutes). The simulator and CoinGecko produce neither; 5 % is a broken producer.
+MALFORMED_RATIO: Final = 0.05
+LATE_RATIO: Final = 0.05
+# Share of POST /ingest answered with an error (anything but accepted or duplicate).
+INGEST_ERROR_RATIO: Final = 0.05
+# Broadcast latency p99 over 5 minutes. The benchmark's target for 10,000 clients is 250 ms
+# (docs/benchmarks/api.md); four times that, sustained, is a degraded service.
+BROADCAST_P99_SECONDS: Final = 1.0
+BROADCAST_P99_WARNING_SECONDS: Final = 0.25
+# Slow clients dropped per minute: one now and then is a client on a bad network; ten a minute
+# for five minutes is the server or its network failing everyone.
+SLOW_CLIENT_DROPS_PER_MINUTE: Final = 10.0
+# Watermark lag the dashboards colour: the window (30 s) plus the watermark delay (60 s) is what
+# a healthy job shows; twice that is worth a look.
+WATERMARK_LAG_WARNING_SECONDS: Final = 180.0
+# Kafka lag the dashboards colour: a few seconds of 10 coins at 1 poll/s is tens of records.
+KAFKA_LAG_WARNING_RECORDS: Final = 1_000.0
