@@ -295,7 +295,7 @@ SIGNAL_PUBLISH: Final = Panel(
     (
         _t(sel(r.PUBLISH_AGE, RELEASE), "since last publish"),
         _t(
-            f"{t.PRODUCER_SILENT_POLLS} * max({sel(m.PRODUCER_POLL_INTERVAL, RELEASE)})",
+            f"{t.PRODUCER_SILENT_POLLS} * max({sel(m.PRODUCER_POLL_INTERVAL)})",
             "alert boundary",
         ),
     ),
@@ -637,10 +637,14 @@ API: Final = Dashboard(
                 ),
                 INGEST_ERRORS,
                 Panel(
-                    "Records ingested per second",
-                    "Aggregate records accepted by POST /ingest.",
-                    units.RecordsPerSecond,
-                    (_t(_sum_rate(m.INGEST_RECORDS), "records accepted"),),
+                    "Records ingested and batches repeated",
+                    "Per second: aggregate records accepted by POST /ingest, and batches POSTed "
+                    "again (the sink's retries: acknowledged, not broadcast twice).",
+                    units.CountsPerSecond,
+                    (
+                        _t(_sum_rate(m.INGEST_RECORDS), "records accepted"),
+                        _t(_sum_rate(m.INGEST_DUPLICATES), "batches repeated"),
+                    ),
                     low_is_bad(ANY_AT_ALL),
                 ),
                 Panel(

@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+# No ``<name>_created`` series next to every counter and histogram: in the text format Prometheus
+# scrapes they are separate gauges of a Unix time that no query here reads, doubling the series.
+disable_created_metrics()
 
 MetricType = Literal["counter", "gauge", "histogram"]
 Stage = Literal["producer", "stream", "api"]
@@ -119,7 +129,7 @@ PRODUCER_RATE_LIMITED: Final = _spec(
     "counter",
     "producer",
     "responses",
-    "429 Too Many Requests answers from CoinGecko.",
+    "Answers 429 Too Many Requests from CoinGecko.",
 )
 PRODUCER_RETRY_WAIT: Final = _spec(
     "cryptopulse_producer_retry_wait_seconds_total",
@@ -301,7 +311,7 @@ STREAM_LAST_PROGRESS: Final = _spec(
     "stream",
     "seconds since the Unix epoch",
     "Time of the last progress report of any query (a micro-batch, or an idle trigger with no "
-    "new data).",
+    "new data); the job's start until the first.",
 )
 
 # --- API server --------------------------------------------------------------------------------

@@ -195,6 +195,8 @@ def main(settings: StreamSettings | None = None) -> int:
 
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
+    # Until the first progress report, a stall is counted from the start (as /health does).
+    metrics.last_progress_time.set(time.time())
     spark = build_session(settings)
     job = start_job(settings, spark, metrics)
     lag = lag_monitor(settings, job, metrics).start()
