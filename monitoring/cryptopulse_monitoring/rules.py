@@ -187,9 +187,10 @@ def alerts() -> list[Alert]:
             "source answers (rate_limited, timeout, server_error: a CoinGecko problem, see "
             "CryptopulseRateLimited); send_errors_total, buffered_records and "
             "kafka_client_restarts_total say whether Kafka acknowledges (broker down, topic "
-            "missing, credentials). kubectl logs deploy/<release>-producer shows one line per "
-            "poll with the reason of every failure. The producer retries both on its own; a "
-            "restart renews its clients if they are wedged.",
+            "missing, credentials). kubectl logs -n {{ $labels.namespace }} -l "
+            "app.kubernetes.io/component=producer shows one line per poll with the reason of "
+            "every failure. The producer retries both on its own; a restart renews its clients "
+            "if they are wedged.",
         ),
         Alert(
             "CryptopulseRateLimited",
@@ -238,12 +239,13 @@ def alerts() -> list[Alert]:
             f"No streaming query reported progress for more than {t.STREAM_STALLED_SECONDS:g} "
             "s (not even an idle trigger), or the driver exports no metrics: no aggregate "
             "reaches the API.",
-            "kubectl get sparkapplication -n <namespace> shows the job's state; kubectl logs "
-            "<release>-stream-driver the query's error (a failed query stops the driver, and "
+            "kubectl get sparkapplication -n {{ $labels.namespace }} shows the job's state; "
+            "kubectl logs -n {{ $labels.namespace }} -l app.kubernetes.io/component=stream,"
+            "spark-role=driver shows the query's error (a failed query stops the driver, and "
             "the operator restarts it from its checkpoint). A driver that is up but stalled is "
             "restarted by its liveness probe after STREAM_HEALTH_STALL_SECONDS. If it restarts "
             "in a loop, read the first error after start: a Kafka it cannot reach, a corrupt "
-            "checkpoint (see docs/kubernetes.md), or an out-of-memory executor.",
+            "checkpoint on the stream.checkpoints claim, or an out-of-memory executor.",
         ),
         Alert(
             "CryptopulseMalformedRecordsSpike",
