@@ -26,7 +26,7 @@ from prometheus_client import (
 
 # No ``<name>_created`` series next to every counter and histogram: in the text format Prometheus
 # scrapes they are separate gauges of a Unix time that no query here reads, doubling the series.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 MetricType = Literal["counter", "gauge", "histogram"]
 Stage = Literal["producer", "stream", "api"]
