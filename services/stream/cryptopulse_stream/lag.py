@@ -75,8 +75,10 @@ class KafkaLagMonitor:
         return self
 
     def stop(self) -> None:
+        """Stop the thread (if started) and close the consumer."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         self._close()
 
     def update(self) -> dict[str, int]:

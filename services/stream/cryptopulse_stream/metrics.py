@@ -106,7 +106,7 @@ class ProgressListener(StreamingQueryListener):
             if moment.timestamp() > 0:
                 metrics.watermark_lag.set(time.time() - moment.timestamp())
         metrics.last_progress_time.set(time.time())
-        read = _kafka_offsets(progress.sources or [])
+        read = kafka_offsets(progress.sources or [])
         with self._lock:
             self.last_progress_monotonic = time.monotonic()
             if read:
@@ -118,7 +118,7 @@ class ProgressListener(StreamingQueryListener):
             return {query: dict(offsets) for query, offsets in self._read_offsets.items()}
 
 
-def _kafka_offsets(sources: Any) -> dict[int, int]:
+def kafka_offsets(sources: Any) -> dict[int, int]:
     """Partition -> end offset of a progress's Kafka sources (``{"topic": {"0": 42}}`` JSON);
     empty for sources that are not Kafka topics."""
     offsets: dict[int, int] = {}
