@@ -9,7 +9,7 @@ rates over ``$__rate_interval``; every target names its series with a legend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 from grafana_foundation_sdk.models import units
 
@@ -28,8 +28,6 @@ from cryptopulse_monitoring.promql import (
 )
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_stream.settings import StreamSettings
-
-PanelKind = Literal["timeseries", "stat"]
 
 
 def _default(settings: type[ApiSettings | ProducerSettings | StreamSettings], name: str) -> float:
@@ -73,12 +71,13 @@ INGEST_REFUSED: Final = Regex("|".join(r.INGEST_OK_STATUSES), negate=True)
 
 @dataclass(frozen=True)
 class Panel:
+    """A time series panel; ``thresholds`` are drawn as dashed lines."""
+
     title: str
     description: str
     unit: str
     targets: tuple[Target, ...]
     thresholds: Thresholds
-    kind: PanelKind = "timeseries"
     axis_label: str = ""
     width: int = 12
     height: int = 8
