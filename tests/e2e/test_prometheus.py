@@ -37,6 +37,7 @@ from cryptopulse_local.kafka_broker import free_port
 from cryptopulse_monitoring.promql import INSTANCE, NAMESPACE, RATE_INTERVAL, substitute
 from cryptopulse_monitoring.rules import alerts, recording_rules
 from tests.api.clients import stalled_client
+from tests.api.conftest import aggregate
 from tests.monitoring.dashboards import Query, dashboards, legend_name, queries, variables
 from tests.monitoring.promtool import TEST_NAMESPACE, scoped_rules
 from tests.support.coingecko_fake import FakeCoinGecko, Reply, running_coingecko
@@ -133,6 +134,27 @@ class Faults:
             connect(self.ws_url, origin=Origin("http://elsewhere.example"), open_timeout=10)
         if self.rounds % 3 == 1:
             self.stalled.append(stalled_client(self.ws_url))
+            self.overrun_stalled_clients()
+
+    def overrun_stalled_clients(self) -> None:
+        """Updates that a client which stopped reading cannot take: one larger than what its
+        connection buffers (the kernel's and asyncio's 64 kB), then enough to fill its queue
+        (conflated) and to stay behind longer than API_WS_MAX_LAG_SECONDS (dropped). The
+        stream job's own updates would do it too, at whatever pace the machine allows."""
+        url = f"{self.stages.api_url}/ingest"
+        auth = {"authorization": f"Bearer {TOKEN}"}
+
+        def batch(records: int) -> dict[str, Any]:
+            return {"data": [aggregate(f"e2e-load-{i}", 1.0 + i) for i in range(records)]}
+
+        with httpx.Client(timeout=30, headers=auth) as client:
+            # Its writer holds the second update waiting for the socket; two more fill its
+            # queue; the fourth is conflated with them (lagging from then on); 1.5 s later
+            # the queue is full again and the client has lagged too long.
+            steps = [(400, 0.2), (10, 0.2), (10, 0.2), (10, 0.2), (10, 1.5), (10, 0.2), (10, 0)]
+            for records, pause in steps:
+                assert client.post(url, json=batch(records)).status_code == 200
+                time.sleep(pause)
 
     def close(self) -> None:
         for sock in self.stalled:
