@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the cryptopulse chart needs in a cluster, in order, waiting for each:
 #   1. the Strimzi 1.2.0 cluster operator (Kafka, KafkaNodePool, KafkaTopic, KafkaUser), watching
-#      the application namespace;
+#      the application namespace, with its restricted Pod Security Provider (every Strimzi pod
+#      it runs meets the namespace's "restricted" Pod Security Standard);
 #   2. the Kubeflow Spark operator 2.5.2 (SparkApplication) with that namespace as its job
 #      namespace and its mutating webhook on (it applies the driver/executor security contexts,
 #      volumes and env of the SparkApplication);
@@ -43,10 +44,16 @@ kubectl label namespace "$NAMESPACE" --overwrite \
     pod-security.kubernetes.io/enforce-version=latest \
     pod-security.kubernetes.io/warn=restricted
 
-say "Strimzi $STRIMZI_VERSION (namespace strimzi, watching $NAMESPACE)"
+# STRIMZI_POD_SECURITY_PROVIDER_CLASS=restricted (the keyword for RestrictedPodSecurityProvider,
+# Strimzi's ClusterOperatorConfig; default baseline): restricted container contexts for every
+# operand, and the provider's pod context, fsGroup 0 on persistent storage, which the chart leaves
+# to it (charts/cryptopulse/templates/_helpers.tpl, cryptopulse.kafka.containerSecurityContext).
+say "Strimzi $STRIMZI_VERSION (namespace strimzi, watching $NAMESPACE, restricted pod security provider)"
 helm upgrade --install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator \
     --version "$STRIMZI_VERSION" --namespace strimzi --create-namespace \
     --set "watchNamespaces={$NAMESPACE}" \
+    --set "extraEnvs[0].name=STRIMZI_POD_SECURITY_PROVIDER_CLASS" \
+    --set "extraEnvs[0].value=restricted" \
     --wait --timeout "$TIMEOUT"
 kubectl --namespace strimzi rollout status deployment/strimzi-cluster-operator --timeout "$TIMEOUT"
 for crd in kafkas kafkanodepools kafkatopics kafkausers; do
