@@ -142,8 +142,8 @@ can be asked: helm install/upgrade) its data, so a changed token rolls the pods.
 {{/*
 The namespace the Strimzi cluster's Topic and User Operators watch, where KafkaTopic and
 KafkaUser must be created: the release's for a cluster this chart creates; for an existing one
-kafka.existing.namespace, else the namespace in a "<service>.<namespace>.svc" bootstrap
-address, else the release's. The entity operators watch only their own namespace unless the
+kafka.existing.namespace, else the namespace in a "<service>.<namespace>" or
+"<service>.<namespace>.svc[...]" bootstrap address, else the release's. The entity operators watch only their own namespace unless the
 Cluster Operator sets STRIMZI_ENTITY_OPERATOR_WATCHED_NAMESPACE_ENABLED (off by default since
 Strimzi 1.0.1: strimzi/strimzi-kafka-operator CHANGELOG.md, "## 1.0.1", PR #12839).
 */}}
@@ -155,7 +155,7 @@ Strimzi 1.0.1: strimzi/strimzi-kafka-operator CHANGELOG.md, "## 1.0.1", PR #1283
 {{- else -}}
 {{- $host := (splitList ":" (first (splitList "," .Values.kafka.existing.bootstrapServers))) | first | default "" -}}
 {{- $labels := splitList "." $host -}}
-{{- if and (ge (len $labels) 3) (eq (index $labels 2) "svc") -}}
+{{- if or (eq (len $labels) 2) (and (ge (len $labels) 3) (eq (index $labels 2) "svc")) -}}
 {{- index $labels 1 -}}
 {{- else -}}
 {{- .Release.Namespace -}}
