@@ -160,7 +160,7 @@ lint_chart() {  # helm binary
 
 dockerfiles() { find services -name Dockerfile -not -path '*/node_modules/*' | sort; }
 shell_scripts() {
-    { ls scripts/*.sh k8s/*.sh; find services -path '*/node_modules' -prune -o -name '*.sh' -print; } | sort -u
+    { ls scripts/*.sh k8s/*.sh k8s/ci/*.sh; find services -path '*/node_modules' -prune -o -name '*.sh' -print; } | sort -u
 }
 
 # helm-unittest is a classic plugin (plugin.yaml + its own binary, which renders with the Helm 3
