@@ -177,3 +177,13 @@ def test_the_spark_servlet_is_scraped_on_the_port_the_job_serves_it(helm: str) -
     assert stream[1]["portNumber"] == ports.SPARK_UI_PORT
     assert stream[1]["path"] == "/metrics/prometheus"
     assert stream[0]["port"] == "metrics"
+
+
+def test_the_chart_runs_the_kafka_version_the_tests_run() -> None:
+    """`make test` runs its broker at KAFKA_VERSION: the Strimzi cluster runs the same, a
+    version Strimzi 1.2.0 supports (4.2.x, 4.3.x) and deploys by default."""
+    from cryptopulse_local.kafka_broker import KAFKA_VERSION
+
+    kafka = one(render(), "Kafka")
+    assert kafka["spec"]["kafka"]["version"] == KAFKA_VERSION
+    assert re.fullmatch(r"4\.[23]\.\d+", KAFKA_VERSION)

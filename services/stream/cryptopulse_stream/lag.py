@@ -78,7 +78,7 @@ class KafkaLagMonitor:
         """Stop the thread (if started) and close the consumer."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=2)  # a daemon: never hold the driver's shutdown up
         self._close()
 
     def update(self) -> dict[str, int]:
