@@ -18,6 +18,7 @@ from cryptopulse_common import metric_catalog as m
 from cryptopulse_monitoring import rules as r
 from cryptopulse_monitoring import thresholds as t
 from cryptopulse_monitoring.promql import (
+    PANEL,
     RELEASE,
     Regex,
     by,
@@ -37,7 +38,6 @@ def _default(settings: type[ApiSettings | ProducerSettings | StreamSettings], na
 
 
 TRIGGER_SECONDS: Final = _default(StreamSettings, "stream_trigger_seconds")
-POLL_SECONDS: Final = _default(ProducerSettings, "producer_interval_seconds")
 MAX_CONNECTIONS: Final = _default(ApiSettings, "api_max_connections")
 MAX_BUFFERED: Final = _default(ProducerSettings, "producer_buffer_max_records")
 DRIVER_MEMORY_BYTES: Final = 1024.0**3  # stream.driver.memory in the chart's values: 1g
@@ -287,18 +287,16 @@ CONFLATED: Final = Panel(
 # Alert signals: the recorded series the alerts compare with their thresholds.
 SIGNAL_PUBLISH: Final = Panel(
     "Signal: seconds since the producer's last publish",
-    "namespace:cryptopulse_producer_last_publish_age_seconds:min against "
-    f"{t.PRODUCER_SILENT_POLLS} poll intervals, where CryptopulseProducerSilent fires. Whole "
-    "release: $instance does not apply to recorded series.",
+    "namespace:cryptopulse_producer_last_publish_age_seconds:min against the boundary where "
+    f"CryptopulseProducerSilent fires: {t.PRODUCER_SILENT_POLLS} poll intervals, at least "
+    f"{t.PRODUCER_SILENT_MIN_SECONDS:g} s. Whole release: $instance does not apply to recorded "
+    "series.",
     units.Seconds,
     (
         _t(sel(r.PUBLISH_AGE, RELEASE), "since last publish"),
-        _t(
-            f"{t.PRODUCER_SILENT_POLLS} * max({sel(m.PRODUCER_POLL_INTERVAL)})",
-            "alert boundary",
-        ),
+        _t(r.silent_after(PANEL), "alert boundary"),
     ),
-    high_is_bad(t.PRODUCER_SILENT_POLLS * POLL_SECONDS, 2 * t.PRODUCER_SILENT_POLLS * POLL_SECONDS),
+    high_is_bad(t.PRODUCER_SILENT_MIN_SECONDS / 2, t.PRODUCER_SILENT_MIN_SECONDS),
 )
 SIGNAL_RATIOS: Final = Panel(
     "Signal: error ratios",
@@ -432,8 +430,9 @@ PRODUCER: Final = Dashboard(
                 ),
                 Panel(
                     "Seconds since the last publish",
-                    "Since the last tick Kafka acknowledged, per producer, against "
-                    f"{t.PRODUCER_SILENT_POLLS} poll intervals (CryptopulseProducerSilent).",
+                    "Since the last tick Kafka acknowledged, per producer, against the "
+                    "boundary of CryptopulseProducerSilent (3 poll intervals, at least "
+                    f"{t.PRODUCER_SILENT_MIN_SECONDS:g} s).",
                     units.Seconds,
                     (
                         _t(
@@ -441,16 +440,9 @@ PRODUCER: Final = Dashboard(
                             f"time() - ({by('instance', sel(m.PRODUCER_LAST_PUBLISH), 'max')} > 0)",
                             "{{instance}}",
                         ),
-                        _t(
-                            f"{t.PRODUCER_SILENT_POLLS} * "
-                            f"{by('instance', sel(m.PRODUCER_POLL_INTERVAL), 'max')}",
-                            "{{instance}} alert boundary",
-                        ),
+                        _t(r.silent_after(PANEL), "alert boundary"),
                     ),
-                    high_is_bad(
-                        t.PRODUCER_SILENT_POLLS * POLL_SECONDS,
-                        2 * t.PRODUCER_SILENT_POLLS * POLL_SECONDS,
-                    ),
+                    high_is_bad(t.PRODUCER_SILENT_MIN_SECONDS / 2, t.PRODUCER_SILENT_MIN_SECONDS),
                 ),
                 Panel(
                     "Delivery errors and client restarts per minute",

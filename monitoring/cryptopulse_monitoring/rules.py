@@ -19,7 +19,7 @@ import yaml
 
 from cryptopulse_common import metric_catalog as m
 from cryptopulse_monitoring import thresholds as t
-from cryptopulse_monitoring.promql import RELEASE, RELEASE_PODS, Regex, by, rate, sel
+from cryptopulse_monitoring.promql import RELEASE, RELEASE_PODS, Regex, Scope, by, rate, sel
 
 WINDOW: Final = "5m"
 Severity = Literal["warning", "critical"]
@@ -163,6 +163,13 @@ def recording_rules() -> list[Recording]:
 
 
 # --- alerts ------------------------------------------------------------------------------------
+def silent_after(scope: Scope) -> str:
+    """Seconds without a publish after which the producer is silent: three poll intervals,
+    never less than the floor a scrape interval's staleness needs (thresholds.py)."""
+    polls = by("namespace", sel(m.PRODUCER_POLL_INTERVAL, scope), "max")
+    return f"clamp_min({t.PRODUCER_SILENT_POLLS} * {polls}, {t.PRODUCER_SILENT_MIN_SECONDS:g})"
+
+
 def _r(record: str, **labels: str) -> str:
     return sel(record, RELEASE, **labels)
 
@@ -172,17 +179,16 @@ def alerts() -> list[Alert]:
     return [
         Alert(
             "CryptopulseProducerSilent",
-            f"{_r(PUBLISH_AGE)}\n  > on (namespace) {silent} * "
-            f"{by('namespace', sel(m.PRODUCER_POLL_INTERVAL, RELEASE), 'max')}\n"
+            f"{_r(PUBLISH_AGE)}\n  > on (namespace) {silent_after(RELEASE)}\n"
             f"or absent({sel(m.PRODUCER_LAST_PUBLISH, RELEASE)})",
             "2m",
             "critical",
             "producer",
             "cryptopulse producer in {{ $labels.namespace }} has published nothing for "
-            f"{silent} polls",
+            f"{silent} polls (at least {t.PRODUCER_SILENT_MIN_SECONDS:g} s)",
             "No tick was acknowledged by Kafka for more than "
-            f"{silent} poll intervals (or the producer exports no metrics at all): the "
-            "dashboard shows prices that are getting old.",
+            f"{silent} poll intervals and {t.PRODUCER_SILENT_MIN_SECONDS:g} s (or the producer "
+            "exports no metrics at all): the dashboard shows prices that are getting old.",
             "Open the producer drill-down dashboard. fetches_total by outcome says whether the "
             "source answers (rate_limited, timeout, server_error: a CoinGecko problem, see "
             "CryptopulseRateLimited); send_errors_total, buffered_records and "

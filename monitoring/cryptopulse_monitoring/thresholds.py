@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from typing import Final
 
-# The producer is silent when no tick was acknowledged for this many poll intervals.
+# The producer is silent when no tick was acknowledged for this many poll intervals, and for
+# at least PRODUCER_SILENT_MIN_SECONDS: the last-publish gauge Prometheus holds is up to one
+# scrape interval old (15-30 s with the operator's defaults; it was 2-4 s old all the time in the
+# test's 2 s scrapes), so with 1 s polls "3 polls" alone would page on every healthy producer.
 PRODUCER_SILENT_POLLS: Final = 3
+PRODUCER_SILENT_MIN_SECONDS: Final = 60.0
 # Share of requests to CoinGecko answered 429 (over 5 minutes): a free or demo key polled every
 # 30 s sees none; a quarter rate-limited for 15 minutes means the plan or interval is wrong.
 RATE_LIMITED_RATIO: Final = 0.25

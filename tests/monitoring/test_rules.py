@@ -79,6 +79,20 @@ CASES = [
         "30m",
         fires=False,
     ),
+    Case(
+        "CryptopulseProducerSilent",
+        "1 s polls seen 30 s late through the scrapes (the floor, not 3 polls)",
+        {s(m.PRODUCER_LAST_PUBLISH): "-30+60x40", s(m.PRODUCER_POLL_INTERVAL): "1x40"},
+        "30m",
+        fires=False,
+    ),
+    Case(
+        "CryptopulseProducerSilent",
+        "1 s polls, nothing published since minute 10",
+        {s(m.PRODUCER_LAST_PUBLISH): "0+60x10 600x30", s(m.PRODUCER_POLL_INTERVAL): "1x40"},
+        "20m",
+        fires=True,
+    ),
     Case("CryptopulseProducerSilent", "no producer metrics at all", UNRELATED, "5m", fires=True),
     # CoinGecko answering 429 to half the requests, or to one in thirty.
     Case(
