@@ -82,14 +82,14 @@ class Helm:
         return int(short.lstrip("v").split(".", 1)[0])
 
     def upgrade_install(
-        self, namespace: str, chart: Path, values: Path | None = None, install: bool = False
+        self, namespace: str, chart: Path, *values: Path, install: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        """``helm install`` (or ``helm upgrade``) of ``chart`` as :data:`RELEASE` without
-        ``--wait``: nothing runs pods here. Returns the finished process (stderr carries the
-        API server's warnings)."""
+        """``helm install`` (or ``helm upgrade``) of ``chart`` as :data:`RELEASE` with the
+        ``values`` files in order, without ``--wait``: nothing runs pods here. Returns the
+        finished process (stderr carries the API server's warnings)."""
         args = ["install" if install else "upgrade", RELEASE, str(chart), "--namespace", namespace]
-        if values is not None:
-            args += ["--values", str(values)]
+        for path in values:
+            args += ["--values", str(path)]
         return self.run(*args)
 
     def manifest(self, namespace: str) -> list[dict[str, Any]]:

@@ -5,22 +5,26 @@ immutable fields, admission), every pod the chart's controllers would create is 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 from kubernetes import dynamic
 
 from tests.k8s.tools import CHART_DIR
-from tests.kube.helm import PREVIOUS_CHARTS, RELEASE, SCENARIOS, Helm, chart_at
+from tests.kube.helm import PREVIOUS_CHARTS, RELEASE, SCENARIOS, Helm, HelmError, chart_at
 from tests.support.kube import status
 from tests.support.kube.status import PodState
 
 pytestmark = pytest.mark.kube
 
 SCENARIO_IDS = [path.name.removesuffix("-values.yaml") for path in SCENARIOS]
+# The values that make up the checkpoint PersistentVolumeClaim's spec.
+CLAIM_SPEC_VALUES = ("accessMode", "size", "storageClass")
 TEST_POD_DEADLINE_SECONDS = 120.0  # a deadline for helm to create its test pod
 
 
@@ -73,19 +77,40 @@ def test_scenario_installs_into_a_restricted_namespace(
 
 
 def test_upgrade_through_every_scenario_and_back(
-    crds: list[str], kube_api: k8s.ApiClient, helm: Helm, namespace: str
+    crds: list[str], kube_api: k8s.ApiClient, helm: Helm, namespace: str, tmp_path: Path
 ) -> None:
     """One release upgraded from each scenario to the next, then back to the first: every
-    change the API server allows (immutable selectors, claims and services), and every
-    object stored."""
+    change the API server allows, and every object stored. The checkpoint claim keeps the
+    chart's default spec throughout (see the next test: a claim's spec cannot change)."""
+    defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["stream"]["checkpoints"]
+    keep_claim = tmp_path / "keep-claim-values.yaml"
+    keep_claim.write_text(
+        yaml.safe_dump({"stream": {"checkpoints": {k: defaults[k] for k in CLAIM_SPEC_VALUES}}})
+    )
     first, *rest = SCENARIOS
-    helm.upgrade_install(namespace, CHART_DIR, first, install=True)
+    helm.upgrade_install(namespace, CHART_DIR, first, keep_claim, install=True)
     for values in [*rest, first]:
-        result = helm.upgrade_install(namespace, CHART_DIR, values)
+        result = helm.upgrade_install(namespace, CHART_DIR, values, keep_claim)
         assert_no_pod_security_warnings(result)
         assert_release_stored(kube_api, helm, namespace)
     history = helm.run("history", RELEASE, "--namespace", namespace, "--output", "json").stdout
-    assert history.count('"status":"deployed"') == 1, history
+    statuses = [revision["status"] for revision in json.loads(history)]
+    assert statuses == ["superseded"] * len(SCENARIOS) + ["deployed"], history
+
+
+def test_checkpoint_claim_spec_cannot_change_on_upgrade(
+    crds: list[str], helm: Helm, namespace: str
+) -> None:
+    """What a real cluster answers too: a PersistentVolumeClaim's spec is immutable (only a
+    bound claim's size may grow), so moving the checkpoints to another access mode or storage
+    class is a new claim (``stream.checkpoints.existingClaim``), not an upgrade."""
+    helm.upgrade_install(
+        namespace, CHART_DIR, CHART_DIR / "ci" / "minimal-values.yaml", install=True
+    )
+    with pytest.raises(HelmError) as refused:
+        helm.upgrade_install(namespace, CHART_DIR, CHART_DIR / "ci" / "full-values.yaml")
+    assert "PersistentVolumeClaim" in str(refused.value)
+    assert "spec is immutable after creation" in str(refused.value)
 
 
 @pytest.mark.parametrize("ref_name", sorted(PREVIOUS_CHARTS))

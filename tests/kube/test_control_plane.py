@@ -3,6 +3,7 @@ answer as a cluster's would."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -30,7 +31,7 @@ def script_version(name: str) -> str:
 
 def test_server_reports_the_version_it_was_built_as(control_plane: ControlPlane) -> None:
     """Helm compares the chart's kubeVersion with this: an unstamped build says v0.0.0."""
-    with httpx.Client(verify=str(control_plane.credentials.ca_cert)) as http:
+    with httpx.Client(verify=control_plane.tls()) as http:
         version = http.get(
             f"{control_plane.url}/version",
             headers={"Authorization": f"Bearer {control_plane.credentials.admin_token}"},
@@ -41,7 +42,7 @@ def test_server_reports_the_version_it_was_built_as(control_plane: ControlPlane)
 
 
 def test_requests_without_valid_credentials_are_refused(control_plane: ControlPlane) -> None:
-    with httpx.Client(verify=str(control_plane.credentials.ca_cert)) as http:
+    with httpx.Client(verify=control_plane.tls()) as http:
         anonymous = http.get(f"{control_plane.url}/api/v1/namespaces")
         forged = http.get(
             f"{control_plane.url}/api/v1/namespaces", headers={"Authorization": "Bearer forged"}
@@ -61,7 +62,7 @@ def test_a_service_account_token_authenticates_and_rbac_decides(
         )
         .status.token
     )
-    with httpx.Client(verify=str(control_plane.credentials.ca_cert)) as http:
+    with httpx.Client(verify=control_plane.tls()) as http:
         answer = http.get(
             f"{control_plane.url}/api/v1/namespaces/{namespace}/pods",
             headers={"Authorization": f"Bearer {token}"},
@@ -77,7 +78,7 @@ def test_pod_security_admission_enforces_restricted_namespaces(
     with pytest.raises(k8s.ApiException) as refused:
         core.create_namespaced_pod(namespace, UNHARDENED_POD)
     assert refused.value.status == 403
-    assert 'violates PodSecurity "restricted:latest"' in refused.value.body
+    assert 'violates PodSecurity "restricted:latest"' in json.loads(refused.value.body)["message"]
 
     # The same pod where no level is enforced is admitted: the refusal above was PodSecurity's.
     open_namespace = f"{namespace[:50]}-open"

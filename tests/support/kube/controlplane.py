@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -82,6 +83,10 @@ class ControlPlane:
     kubeconfig: Path
     directory: Path
     startup_seconds: float
+
+    def tls(self) -> ssl.SSLContext:
+        """A client TLS context that trusts this control plane's CA only."""
+        return ssl.create_default_context(cafile=str(self.credentials.ca_cert))
 
     def log_tail(self, lines: int = 30) -> str:
         parts = []
@@ -206,6 +211,9 @@ def running_control_plane(
                 f"--service-account-signing-key-file={credentials.service_account_key}",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--authorization-mode=RBAC",
+                # The "kubernetes" Service's endpoints cannot be a loopback address: do not
+                # reconcile them (nothing here connects through that Service).
+                "--endpoint-reconciler-type=none",
                 "--anonymous-auth=false",
                 "--profiling=false",
             ],
@@ -214,7 +222,8 @@ def running_control_plane(
         processes.append(apiserver)
         url = f"https://127.0.0.1:{api_port}"
         headers = {"Authorization": f"Bearer {credentials.admin_token}"}
-        with httpx.Client(verify=str(credentials.ca_cert), headers=headers) as client:
+        tls = ssl.create_default_context(cafile=str(credentials.ca_cert))
+        with httpx.Client(verify=tls, headers=headers) as client:
             _wait_until(_polls(f"{url}/readyz", client), apiserver, "kube-apiserver", api_log)
         startup = time.monotonic() - started
         yield ControlPlane(
