@@ -69,8 +69,8 @@ build_in_wrapper() {
         go get "$package@$version"
         mkdir -p "$out_dir"
         # nice: a first build takes both cores for tens of minutes.
-        nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out_dir/$name.partial" "$package"
-        mv "$out_dir/$name.partial" "$out_dir/$name"
+        nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out_dir/$name.partial.$$" "$package"
+        mv "$out_dir/$name.partial.$$" "$out_dir/$name"
     ) || status=$?
     rm -rf "$work"
     return "$status"
@@ -113,6 +113,11 @@ build_etcd() {
     echo "$stamp" > "$ETCD_DIR/.stamp"
 }
 
+# One build at a time per cache (engineers and CI share ~/.cache/cryptopulse); a second
+# caller waits, then finds the binaries stamped.
+mkdir -p "$ROOT"
+exec 9>"$ROOT/.lock"
+flock 9
 started=$SECONDS
 build_etcd
 build_kube_apiserver
