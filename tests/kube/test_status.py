@@ -76,6 +76,14 @@ def test_pods_go_ready_then_through_each_fault(kube_api: k8s.ApiClient, release:
 
 def test_unschedulable_pod_stays_pending_and_unbound(kube_api: k8s.ApiClient, release: str) -> None:
     pod = status.create_deployment_pods(kube_api, release, f"{RELEASE}-dashboard", replicas=1)[0]
+    # A second call adds a pod to the same ReplicaSet, as a scale-up would.
+    other = status.create_deployment_pods(kube_api, release, f"{RELEASE}-dashboard", replicas=1)[0]
+    owners = [
+        k8s.CoreV1Api(kube_api).read_namespaced_pod(name, release).metadata.owner_references[0].uid
+        for name in (pod, other)
+    ]
+    assert pod != other
+    assert owners[0] == owners[1]
     stored = status.set_pod_state(kube_api, release, pod, PodState.UNSCHEDULABLE)
     assert stored["status"]["phase"] == "Pending"
     assert not stored["spec"].get("nodeName")

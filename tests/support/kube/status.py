@@ -192,26 +192,29 @@ def create_deployment_pods(
     pod_hash = _template_hash(template)
     labels = {**template["metadata"].get("labels", {}), "pod-template-hash": pod_hash}
     count = owner["spec"].get("replicas", 1) if replicas is None else replicas
-    replica_set = apps.create_namespaced_replica_set(
-        namespace,
-        {
-            "metadata": {
-                "name": f"{deployment}-{pod_hash}",
-                "labels": labels,
-                "ownerReferences": [_owner(owner, "apps/v1", "Deployment")],
-            },
-            "spec": {
-                "replicas": count,
-                "selector": {
-                    "matchLabels": {
-                        **owner["spec"]["selector"]["matchLabels"],
-                        "pod-template-hash": pod_hash,
-                    }
-                },
-                "template": {**template, "metadata": {**template["metadata"], "labels": labels}},
-            },
+    body: dict[str, Any] = {
+        "metadata": {
+            "name": f"{deployment}-{pod_hash}",
+            "labels": labels,
+            "ownerReferences": [_owner(owner, "apps/v1", "Deployment")],
         },
-    )
+        "spec": {
+            "replicas": count,
+            "selector": {
+                "matchLabels": {
+                    **owner["spec"]["selector"]["matchLabels"],
+                    "pod-template-hash": pod_hash,
+                }
+            },
+            "template": {**template, "metadata": {**template["metadata"], "labels": labels}},
+        },
+    }
+    try:
+        replica_set = apps.create_namespaced_replica_set(namespace, body)
+    except k8s.ApiException as error:
+        if error.status != 409:  # created by an earlier call for the same template
+            raise
+        replica_set = apps.read_namespaced_replica_set(body["metadata"]["name"], namespace)
     rs = _serialize(api, replica_set)
     names = []
     for _ in range(count):
