@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client as k8s
 
 from tests.k8s.tools import ToolMissingError, crds_dir
-from tests.kube.helm import Helm
+from tests.kube.helm import Helm, installed_helms
 from tests.support.kube import objects
 from tests.support.kube.controlplane import (
     ControlPlane,
@@ -62,6 +62,22 @@ def helm(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) 
         return Helm.create(control_plane.kubeconfig, tmp_path_factory.mktemp("helm-home"))
     except ToolMissingError as error:
         pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def helms(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Helm]:
+    """Helm 3 and Helm 4 as scripts/check-k8s.sh installs them, by major version (the chart
+    supports both: a release installed by one is upgraded by the other)."""
+    try:
+        binaries = installed_helms()
+    except ToolMissingError as error:
+        pytest.fail(str(error), pytrace=False)
+    return {
+        major: Helm.create(
+            control_plane.kubeconfig, tmp_path_factory.mktemp(f"helm{major}-home"), binary
+        )
+        for major, binary in binaries.items()
+    }
 
 
 _names: set[str] = set()

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.k8s.tools import CHART_DIR, REPO_ROOT, helm_binary
+from tests.k8s.tools import CHART_DIR, REPO_ROOT, ToolMissingError, helm_binary, tools_dir
 
 RELEASE = "cryptopulse"
 SCENARIOS = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
@@ -33,6 +33,26 @@ class HelmError(RuntimeError):
     pass
 
 
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in path.parent.name.removeprefix("helm-v").split("."))
+
+
+def installed_helms() -> dict[int, str]:
+    """The helm CLIs scripts/check-k8s.sh installs, by major version: Helm 3 as
+    ``<tools>/bin/helm``, Helm 4 as ``<tools>/helm-v4.x.y/helm`` (the newest there).
+
+    Raises ToolMissingError naming what to run when one is missing.
+    """
+    helm4 = sorted(tools_dir().glob("helm-v4.*/helm"), key=_version_key)
+    found = {3: tools_dir() / "bin" / "helm", 4: helm4[-1] if helm4 else None}
+    for major, path in found.items():
+        if path is None or not path.is_file():
+            raise ToolMissingError(
+                f"no Helm {major} in {tools_dir()}: run scripts/check-k8s.sh --install"
+            )
+    return {major: str(path) for major, path in found.items()}
+
+
 @dataclass(frozen=True)
 class Helm:
     """helm with KUBECONFIG pointing at the test control plane and its own cache/config dirs."""
@@ -41,7 +61,7 @@ class Helm:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, kubeconfig: Path, home: Path) -> Helm:
+    def create(cls, kubeconfig: Path, home: Path, binary: str | None = None) -> Helm:
         env = {
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
@@ -49,7 +69,7 @@ class Helm:
             "HELM_CONFIG_HOME": str(home / "config"),
             "HELM_DATA_HOME": str(home / "data"),
         }
-        return cls(binary=helm_binary(), env=env)
+        return cls(binary=binary or helm_binary(), env=env)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(

@@ -16,13 +16,15 @@ from kubernetes import client as k8s
 from kubernetes import dynamic
 
 from tests.k8s.tools import CHART_DIR
+from tests.kube import scenarios
 from tests.kube.helm import PREVIOUS_CHARTS, RELEASE, SCENARIOS, Helm, HelmError, chart_at
 from tests.support.kube import status
 from tests.support.kube.status import PodState
 
 pytestmark = pytest.mark.kube
 
-SCENARIO_IDS = [path.name.removesuffix("-values.yaml") for path in SCENARIOS]
+SCENARIO_IDS = [scenarios.name_of(path) for path in SCENARIOS]
+HELM_MAJORS = pytest.mark.parametrize("major", [3, 4], ids=["helm3", "helm4"])
 # The values that make up the checkpoint PersistentVolumeClaim's spec.
 CLAIM_SPEC_VALUES = ("accessMode", "size", "storageClass")
 TEST_POD_DEADLINE_SECONDS = 120.0  # a deadline for helm to create its test pod
@@ -41,9 +43,8 @@ def assert_release_stored(api: k8s.ApiClient, helm: Helm, namespace: str) -> lis
     assert manifest, "the release has no objects"
     for obj in manifest:
         resource = client.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-        stored = resource.get(
-            name=obj["metadata"]["name"], namespace=namespace if resource.namespaced else None
-        )
+        where = obj["metadata"].get("namespace", namespace) if resource.namespaced else None
+        stored = resource.get(name=obj["metadata"]["name"], namespace=where)
         assert stored.metadata.uid, f"{obj['kind']} {obj['metadata']['name']} was not stored"
     return manifest
 
@@ -63,17 +64,44 @@ def admit_workload_pods(api: k8s.ApiClient, namespace: str, manifest: list[dict[
     return created
 
 
+@HELM_MAJORS
 @pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
 def test_scenario_installs_into_a_restricted_namespace(
-    crds: list[str], kube_api: k8s.ApiClient, helm: Helm, namespace: str, values: Path
+    crds: list[str],
+    kube_api: k8s.ApiClient,
+    helms: dict[int, Helm],
+    namespace: str,
+    values: Path,
+    major: int,
+    tmp_path: Path,
 ) -> None:
-    result = helm.upgrade_install(namespace, CHART_DIR, values, install=True)
+    helm = helms[major]
+    extra = scenarios.prepare(kube_api, values, namespace, tmp_path)
+    result = helm.upgrade_install(namespace, CHART_DIR, values, *extra, install=True)
     assert_no_pod_security_warnings(result)
     manifest = assert_release_stored(kube_api, helm, namespace)
     kinds = {obj["kind"] for obj in manifest}
     assert {"Deployment", "SparkApplication"} <= kinds
     # producer, API, dashboard and the Spark driver
     assert admit_workload_pods(kube_api, namespace, manifest) == 4
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
+def test_helm4_upgrades_a_release_helm3_installed(
+    crds: list[str],
+    kube_api: k8s.ApiClient,
+    helms: dict[int, Helm],
+    namespace: str,
+    values: Path,
+    tmp_path: Path,
+) -> None:
+    """Moving a release from Helm 3 to Helm 4: Helm 4 reads Helm 3's release record and
+    upgrades the objects Helm 3 created."""
+    extra = scenarios.prepare(kube_api, values, namespace, tmp_path)
+    helms[3].upgrade_install(namespace, CHART_DIR, values, *extra, install=True)
+    result = helms[4].upgrade_install(namespace, CHART_DIR, values, *extra)
+    assert_no_pod_security_warnings(result)
+    assert_release_stored(kube_api, helms[4], namespace)
 
 
 def test_upgrade_through_every_scenario_and_back(
@@ -87,10 +115,11 @@ def test_upgrade_through_every_scenario_and_back(
     keep_claim.write_text(
         yaml.safe_dump({"stream": {"checkpoints": {k: defaults[k] for k in CLAIM_SPEC_VALUES}}})
     )
+    extra = {path: scenarios.prepare(kube_api, path, namespace, tmp_path) for path in SCENARIOS}
     first, *rest = SCENARIOS
-    helm.upgrade_install(namespace, CHART_DIR, first, keep_claim, install=True)
+    helm.upgrade_install(namespace, CHART_DIR, first, *extra[first], keep_claim, install=True)
     for values in [*rest, first]:
-        result = helm.upgrade_install(namespace, CHART_DIR, values, keep_claim)
+        result = helm.upgrade_install(namespace, CHART_DIR, values, *extra[values], keep_claim)
         assert_no_pod_security_warnings(result)
         assert_release_stored(kube_api, helm, namespace)
     history = helm.run("history", RELEASE, "--namespace", namespace, "--output", "json").stdout
@@ -99,16 +128,18 @@ def test_upgrade_through_every_scenario_and_back(
 
 
 def test_checkpoint_claim_spec_cannot_change_on_upgrade(
-    crds: list[str], helm: Helm, namespace: str
+    crds: list[str], kube_api: k8s.ApiClient, helm: Helm, namespace: str, tmp_path: Path
 ) -> None:
     """What a real cluster answers too: a PersistentVolumeClaim's spec is immutable (only a
     bound claim's size may grow), so moving the checkpoints to another access mode or storage
     class is a new claim (``stream.checkpoints.existingClaim``), not an upgrade."""
+    full = CHART_DIR / "ci" / "full-values.yaml"
+    scenarios.prepare(kube_api, full, namespace, tmp_path)
     helm.upgrade_install(
         namespace, CHART_DIR, CHART_DIR / "ci" / "minimal-values.yaml", install=True
     )
     with pytest.raises(HelmError) as refused:
-        helm.upgrade_install(namespace, CHART_DIR, CHART_DIR / "ci" / "full-values.yaml")
+        helm.upgrade_install(namespace, CHART_DIR, full)
     assert "PersistentVolumeClaim" in str(refused.value)
     assert "spec is immutable after creation" in str(refused.value)
 
@@ -126,12 +157,13 @@ def test_upgrade_from_a_previous_chart(
 ) -> None:
     """The chart as committed at PREVIOUS_CHARTS[ref_name], installed with that commit's own
     scenario values, upgrades to this chart with this scenario's values."""
+    extra = scenarios.prepare(kube_api, values, namespace, tmp_path)
     old_chart = chart_at(PREVIOUS_CHARTS[ref_name], tmp_path)
     old_values = old_chart / "ci" / values.name
     if not old_values.is_file():
         old_values = old_chart / "ci" / "minimal-values.yaml"
     helm.upgrade_install(namespace, old_chart, old_values, install=True)
-    result = helm.upgrade_install(namespace, CHART_DIR, values)
+    result = helm.upgrade_install(namespace, CHART_DIR, values, *extra)
     assert_no_pod_security_warnings(result)
     manifest = assert_release_stored(kube_api, helm, namespace)
     assert admit_workload_pods(kube_api, namespace, manifest) == 4
@@ -172,9 +204,11 @@ def run_helm_test(
     return helm_test.returncode, output, uid
 
 
+@HELM_MAJORS
 def test_helm_test_pod_is_admitted_and_its_verdict_reported(
-    crds: list[str], kube_api: k8s.ApiClient, helm: Helm, namespace: str
+    crds: list[str], kube_api: k8s.ApiClient, helms: dict[int, Helm], namespace: str, major: int
 ) -> None:
+    helm = helms[major]
     helm.upgrade_install(namespace, CHART_DIR, install=True)
     pod = f"{RELEASE}-test-api"
 

@@ -22,6 +22,7 @@ import pytest
 from kubernetes import client as k8s
 
 from tests.k8s.tools import CHART_DIR
+from tests.kube import scenarios
 from tests.kube.helm import RELEASE, Helm
 from tests.support.kube.objects import Access, create_namespace, review
 
@@ -84,14 +85,18 @@ APP_REFUSED = [
 
 @pytest.fixture(scope="module", params=["minimal", "full"])
 def release(
-    request: pytest.FixtureRequest, crds: list[str], kube_api: k8s.ApiClient, helm: Helm
+    request: pytest.FixtureRequest,
+    crds: list[str],
+    kube_api: k8s.ApiClient,
+    helm: Helm,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
     """The namespace of a release of the ``ci/<param>-values.yaml`` scenario (once per module)."""
     namespace = f"rbac-{request.param}"
+    values = CHART_DIR / "ci" / f"{request.param}-values.yaml"
     create_namespace(kube_api, namespace)
-    helm.upgrade_install(
-        namespace, CHART_DIR, CHART_DIR / "ci" / f"{request.param}-values.yaml", install=True
-    )
+    extra = scenarios.prepare(kube_api, values, namespace, tmp_path_factory.mktemp("rbac"))
+    helm.upgrade_install(namespace, CHART_DIR, values, *extra, install=True)
     return namespace
 
 
