@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+from cryptopulse_common.contract import TICKS_TOPIC
 from tests.k8s.conftest import SCENARIOS
 from tests.k8s.podsecurity import object_violations
 from tests.k8s.render import KUBE_VERSION, by_kind, one, render
@@ -186,3 +187,38 @@ def test_a_read_write_once_claim_keeps_executors_on_the_drivers_node() -> None:
     assert rwo["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     rwx = render(set_values=["stream.checkpoints.accessMode=ReadWriteMany"])
     assert "affinity" not in one(rwx, "SparkApplication")["spec"]["executor"]
+
+
+def test_a_ticks_topic_the_producer_creates_is_the_one_its_kafka_topic_asks_for(
+    scenario: Scenario,
+) -> None:
+    """On a cold install the producer reaches the broker before Strimzi's Topic Operator has
+    created the topics (the Entity Operator starts after the brokers), and creates the ticks
+    topic itself when it is missing. The Topic Operator then adopts that topic, but can neither
+    change its replication factor nor decrease its partitions ("Replication factor change not
+    supported", strimzi-kafka-operator BatchingTopicController): the KafkaTopic would stay
+    NotReady for good. So the producer creates it exactly as the KafkaTopic asks."""
+    name, objects = scenario
+    topics = [t for t in by_kind(objects, "KafkaTopic") if t["spec"]["topicName"] == TICKS_TOPIC]
+    if not topics:
+        return  # no KafkaTopic (topics managed elsewhere): the broker's defaults apply
+    producer = one(objects, "ConfigMap", "-producer")["data"]
+    spec = topics[0]["spec"]
+    assert producer.get("PRODUCER_TOPIC_PARTITIONS") == str(spec["partitions"]), name
+    assert producer.get("PRODUCER_TOPIC_REPLICATION_FACTOR") == str(spec["replicas"]), name
+
+
+def test_the_producer_creates_the_ticks_topic_like_a_changed_kafka_topic() -> None:
+    objects = render(
+        set_values=[
+            "kafka.cluster.replicas=3",
+            "kafka.topics.replicas=2",
+            "kafka.topics.partitions=1",
+        ]
+    )
+    producer = one(objects, "ConfigMap", "-producer")["data"]
+    assert producer["PRODUCER_TOPIC_PARTITIONS"] == "1"
+    assert producer["PRODUCER_TOPIC_REPLICATION_FACTOR"] == "2"
+    unmanaged = render(set_values=["kafka.topics.create=false"])
+    producer = one(unmanaged, "ConfigMap", "-producer")["data"]
+    assert "PRODUCER_TOPIC_REPLICATION_FACTOR" not in producer  # the cluster's default
