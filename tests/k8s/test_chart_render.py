@@ -12,6 +12,7 @@ from tests.k8s.conftest import SCENARIOS
 from tests.k8s.podsecurity import object_violations
 from tests.k8s.render import KUBE_VERSION, by_kind, one, render
 from tests.k8s.schemas import Validator, all_errors, describe
+from tests.k8s.tools import CHART_DIR
 
 Scenario = tuple[str, list[dict[str, Any]]]
 
@@ -222,3 +223,36 @@ def test_the_producer_creates_the_ticks_topic_like_a_changed_kafka_topic() -> No
     unmanaged = render(set_values=["kafka.topics.create=false"])
     producer = one(unmanaged, "ConfigMap", "-producer")["data"]
     assert "PRODUCER_TOPIC_REPLICATION_FACTOR" not in producer  # the cluster's default
+
+
+def kafka_password_and_checksums(set_values: list[str]) -> tuple[str, set[str]]:
+    """A KafkaUser in an existing cluster's namespace (ci/existing-kafka), GitOps-style: the
+    chart writes the user's password, and `helm template` cannot look the last one up."""
+    existing = CHART_DIR / "ci" / "existing-kafka-values.yaml"
+    objects = render([existing], set_values=set_values)
+    secrets = [s for s in by_kind(objects, "Secret") if s["metadata"]["name"].endswith("-password")]
+    passwords = {base64.b64decode(s["data"]["password"]).decode() for s in secrets}
+    assert len(secrets) == 2  # one beside the KafkaUser, one for the clients
+    assert len(passwords) == 1
+    annotations = [
+        d["spec"]["template"]["metadata"]["annotations"] for d in by_kind(objects, "Deployment")
+    ]
+    annotations.append(one(objects, "SparkApplication")["spec"]["driver"]["annotations"])
+    return passwords.pop(), {a["checksum/secret"] for a in annotations}
+
+
+def test_a_new_kafka_password_rolls_the_pods_and_gitops_can_pin_it() -> None:
+    """With secrets.existingSecret (what docs/kubernetes.md tells GitOps installs to use) the
+    token no longer changes between renders, but a generated SCRAM password still does: the
+    User Operator then sets the new one, and pods that kept the old one in their environment
+    could no longer authenticate. The checksum must follow the password, and
+    kafka.user.password pins it."""
+    gitops = ["secrets.existingSecret=cryptopulse-credentials"]
+    first_password, first = kafka_password_and_checksums(gitops)
+    second_password, second = kafka_password_and_checksums(gitops)
+    assert first_password != second_password
+    assert len(first) == len(second) == 1
+    assert first != second
+    pinned = [*gitops, "kafka.user.password=Sc4am-pw"]
+    assert kafka_password_and_checksums(pinned) == kafka_password_and_checksums(pinned)
+    assert kafka_password_and_checksums(pinned)[0] == "Sc4am-pw"
