@@ -31,7 +31,7 @@ import httpx
 import yaml
 
 from cryptopulse_local.kafka_broker import free_port
-from cryptopulse_local.processes import stop_process
+from cryptopulse_local.processes import parent_death_signal, stop_process
 from tests.support.kube import certs
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -75,14 +75,16 @@ def installed_binaries() -> Binaries:
 
 @dataclass(frozen=True)
 class ControlPlane:
-    """A running control plane: its URL, CA and admin token, a kubeconfig file, and the time it
-    took from the first process start to ``/readyz`` answering 200."""
+    """A running control plane: its URL, CA and admin token, a kubeconfig file, the time it
+    took from the first process start to ``/readyz`` answering 200, and the process ids of
+    ``etcd`` and ``kube-apiserver`` (by those names)."""
 
     url: str
     credentials: certs.Credentials
     kubeconfig: Path
     directory: Path
     startup_seconds: float
+    pids: dict[str, int]
 
     def tls(self) -> ssl.SSLContext:
         """A client TLS context that trusts this control plane's CA only."""
@@ -123,9 +125,15 @@ def write_kubeconfig(path: Path, url: str, credentials: certs.Credentials) -> Pa
 
 
 def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with its output in ``log``; it gets SIGTERM if this process dies without
+    stopping it (a test run killed by a CI timeout or ``kill``), instead of running on."""
     with log.open("ab") as sink:
         return subprocess.Popen(
-            argv, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            argv,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=parent_death_signal(),
         )
 
 
@@ -159,7 +167,8 @@ def running_control_plane(
     directory: Path, binaries: Binaries | None = None
 ) -> Iterator[ControlPlane]:
     """Start etcd and kube-apiserver on free loopback ports with state in ``directory``; stop
-    both (SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT_SECONDS`) when the block exits.
+    both (SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT_SECONDS`) when the block exits, and
+    have Linux stop them if the calling process dies first (see :func:`_start`).
 
     Raises :class:`ControlPlaneError` when a binary is missing, a process exits early, or
     ``/readyz`` does not answer 200 within :data:`START_DEADLINE_SECONDS`.
@@ -232,6 +241,7 @@ def running_control_plane(
             kubeconfig=write_kubeconfig(directory / "kubeconfig", url, credentials),
             directory=directory,
             startup_seconds=startup,
+            pids={"etcd": etcd.pid, "kube-apiserver": apiserver.pid},
         )
     finally:
         for process in reversed(processes):
