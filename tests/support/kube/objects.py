@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,17 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes import dynamic
 
 # The Pod Security Standard the chart's namespaces are labelled with (README: "restricted").
 POD_SECURITY_LEVEL = "restricted"
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
 CRD_ESTABLISHED_DEADLINE_SECONDS = 60.0  # a deadline: the API server's CRD controller is async
+# Verbs RBAC checks that discovery does not list (Kubernetes' "Referring to resources" and
+# "Privilege escalation prevention" docs): granting a role, editing one beyond one's own
+# rights, acting as another user or account.
+UNLISTED_VERBS = ("bind", "escalate", "impersonate")
+REVIEW_THREADS = 4
 
 
 def api_client(kubeconfig: Path) -> k8s.ApiClient:
@@ -140,3 +147,34 @@ def review(api: k8s.ApiClient, namespace: str, account: str, access: Access) -> 
         }
     )
     return bool(answer.status.allowed), answer.status.reason or answer.status.evaluation_error or ""
+
+
+def api_surface(api: k8s.ApiClient) -> list[Access]:
+    """Every verb on every resource and subresource the API server serves, from its discovery
+    documents (built-in kinds and installed CRDs): each namespaced one in the subject's own
+    namespace (``namespace=None``), and each one at cluster scope (``namespace=""``: the
+    cluster-scoped kinds, and the namespaced ones across all namespaces). Each resource also
+    gets :data:`UNLISTED_VERBS`. Hundreds of questions; :func:`allowed` asks them all."""
+    surface: set[Access] = set()
+    for resource in dynamic.DynamicClient(api).resources.search():
+        if not getattr(resource, "verbs", None):
+            continue  # a resource list, not a resource
+        parts = [("", [*resource.verbs, *UNLISTED_VERBS])]
+        parts += [(name, sub.verbs or []) for name, sub in resource.subresources.items()]
+        scopes: list[str | None] = [None, ""] if resource.namespaced else [""]
+        for subresource, verbs in parts:
+            for verb in verbs:
+                for scope in scopes:
+                    surface.add(Access(verb, resource.name, resource.group, subresource, scope))
+    return sorted(surface, key=str)
+
+
+def allowed(
+    api: k8s.ApiClient, namespace: str, account: str, accesses: Iterable[Access]
+) -> set[Access]:
+    """The ``accesses`` that service account ``namespace/account`` may do, each asked with a
+    SubjectAccessReview (a few at a time)."""
+    questions = list(accesses)
+    with ThreadPoolExecutor(REVIEW_THREADS) as pool:
+        answers = pool.map(lambda access: review(api, namespace, account, access)[0], questions)
+        return {access for access, yes in zip(questions, answers, strict=True) if yes}
