@@ -30,6 +30,13 @@ UNLISTED_VERBS = ("bind", "escalate", "impersonate")
 REVIEW_THREADS = 4
 
 
+def body(obj: dict[str, Any]) -> Any:
+    """A request body written as a plain dict. The client sends one as it is
+    (``ApiClient.sanitize_for_serialization``); the type stubs (kubernetes-stubs) only know the
+    model classes (``V1Pod``...), so this is the one place a dict body is let through."""
+    return obj
+
+
 def api_client(kubeconfig: Path) -> k8s.ApiClient:
     """An ``ApiClient`` for the kubeconfig's current context (the admin token)."""
     return k8s_config.new_client_from_config(config_file=str(kubeconfig))
@@ -53,8 +60,8 @@ def create_namespace(
     the ServiceAccount admission plugin refuses a pod whose account does not exist."""
     core = k8s.CoreV1Api(api)
     labels = pod_security_labels(pod_security) if pod_security else {}
-    namespace = core.create_namespace({"metadata": {"name": name, "labels": labels}})
-    core.create_namespaced_service_account(name, {"metadata": {"name": "default"}})
+    namespace = core.create_namespace(body({"metadata": {"name": name, "labels": labels}}))
+    core.create_namespaced_service_account(name, body({"metadata": {"name": "default"}}))
     result: dict[str, Any] = api.sanitize_for_serialization(namespace)
     return result
 
@@ -140,13 +147,20 @@ def review(api: k8s.ApiClient, namespace: str, account: str, access: Access) -> 
     if scope:
         attributes["namespace"] = scope
     answer = k8s.AuthorizationV1Api(api).create_subject_access_review(
-        {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
-        }
+        body(
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
+            }
+        )
     )
-    return bool(answer.status.allowed), answer.status.reason or answer.status.evaluation_error or ""
+    status = answer.status
+    if status is None:
+        raise RuntimeError(
+            f"the API server answered a SubjectAccessReview without a status: {answer}"
+        )
+    return bool(status.allowed), status.reason or status.evaluation_error or ""
 
 
 def api_surface(api: k8s.ApiClient) -> list[Access]:
@@ -156,7 +170,9 @@ def api_surface(api: k8s.ApiClient) -> list[Access]:
     cluster-scoped kinds, and the namespaced ones across all namespaces). Each resource also
     gets :data:`UNLISTED_VERBS`. Hundreds of questions; :func:`allowed` asks them all."""
     surface: set[Access] = set()
-    for resource in dynamic.DynamicClient(api).resources.search():
+    # kubernetes.dynamic has no type annotations (the stubs do not cover it).
+    discovery = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+    for resource in discovery.resources.search():
         if not getattr(resource, "verbs", None):
             continue  # a resource list, not a resource
         parts = [("", [*resource.verbs, *UNLISTED_VERBS])]

@@ -40,6 +40,8 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from tests.support.kube.objects import body
+
 NODE_NAME = "cryptopulse-node-1"
 NODE_IP = "10.89.0.2"
 POD_CIDR_PREFIX = "10.244.0."
@@ -131,15 +133,17 @@ def ensure_node(api: k8s.ApiClient, name: str = NODE_NAME) -> dict[str, Any]:
         if error.status != 404:
             raise
         node = core.create_node(
-            {
-                "metadata": {
-                    "name": name,
-                    "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+            body(
+                {
+                    "metadata": {
+                        "name": name,
+                        "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                    }
                 }
-            }
+            )
         )
-    body = _serialize(api, node)
-    body["status"] = {
+    node_body = _serialize(api, node)
+    node_body["status"] = {
         "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
         "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
         "addresses": [
@@ -169,7 +173,7 @@ def ensure_node(api: k8s.ApiClient, name: str = NODE_NAME) -> dict[str, Any]:
             "systemUUID": "",
         },
     }
-    return _serialize(api, core.replace_node_status(name, body))
+    return _serialize(api, core.replace_node_status(name, body(node_body)))
 
 
 def _template_hash(template: dict[str, Any]) -> str:
@@ -192,7 +196,7 @@ def create_deployment_pods(
     pod_hash = _template_hash(template)
     labels = {**template["metadata"].get("labels", {}), "pod-template-hash": pod_hash}
     count = owner["spec"].get("replicas", 1) if replicas is None else replicas
-    body: dict[str, Any] = {
+    replica_set_body: dict[str, Any] = {
         "metadata": {
             "name": f"{deployment}-{pod_hash}",
             "labels": labels,
@@ -210,27 +214,31 @@ def create_deployment_pods(
         },
     }
     try:
-        replica_set = apps.create_namespaced_replica_set(namespace, body)
+        replica_set = apps.create_namespaced_replica_set(namespace, body(replica_set_body))
     except k8s.ApiException as error:
         if error.status != 409:  # created by an earlier call for the same template
             raise
-        replica_set = apps.read_namespaced_replica_set(body["metadata"]["name"], namespace)
+        replica_set = apps.read_namespaced_replica_set(
+            replica_set_body["metadata"]["name"], namespace
+        )
     rs = _serialize(api, replica_set)
     names = []
     for _ in range(count):
         pod = core.create_namespaced_pod(
             namespace,
-            {
-                "metadata": {
-                    "generateName": f"{rs['metadata']['name']}-",
-                    "labels": labels,
-                    "annotations": template["metadata"].get("annotations", {}),
-                    "ownerReferences": [_owner(rs, "apps/v1", "ReplicaSet")],
-                },
-                "spec": template["spec"],
-            },
+            body(
+                {
+                    "metadata": {
+                        "generateName": f"{rs['metadata']['name']}-",
+                        "labels": labels,
+                        "annotations": template["metadata"].get("annotations", {}),
+                        "ownerReferences": [_owner(rs, "apps/v1", "ReplicaSet")],
+                    },
+                    "spec": template["spec"],
+                }
+            ),
         )
-        names.append(pod.metadata.name)
+        names.append(str(_serialize(api, pod)["metadata"]["name"]))
     return names
 
 
@@ -262,32 +270,34 @@ def create_spark_driver_pod(api: k8s.ApiClient, namespace: str, application: str
     }
     pod = k8s.CoreV1Api(api).create_namespaced_pod(
         namespace,
-        {
-            "metadata": {
-                "name": name,
-                "labels": {
-                    **driver.get("labels", {}),
-                    "spark-role": "driver",
-                    "spark-app-selector": f"spark-{uuid.uuid4().hex}",
-                    "sparkoperator.k8s.io/app-name": application,
-                    "sparkoperator.k8s.io/launched-by-spark-operator": "true",
-                    "sparkoperator.k8s.io/submission-id": str(uuid.uuid4()),
+        body(
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        **driver.get("labels", {}),
+                        "spark-role": "driver",
+                        "spark-app-selector": f"spark-{uuid.uuid4().hex}",
+                        "sparkoperator.k8s.io/app-name": application,
+                        "sparkoperator.k8s.io/launched-by-spark-operator": "true",
+                        "sparkoperator.k8s.io/submission-id": str(uuid.uuid4()),
+                    },
+                    "annotations": driver.get("annotations", {}),
+                    "ownerReferences": [
+                        _owner(app, f"{SPARK_GROUP}/{SPARK_VERSION}", "SparkApplication")
+                    ],
                 },
-                "annotations": driver.get("annotations", {}),
-                "ownerReferences": [
-                    _owner(app, f"{SPARK_GROUP}/{SPARK_VERSION}", "SparkApplication")
-                ],
-            },
-            "spec": {
-                "restartPolicy": "Never",
-                "serviceAccountName": driver.get("serviceAccount", "default"),
-                "securityContext": driver.get("podSecurityContext", {}),
-                "containers": [container],
-                "volumes": [v for v in spec.get("volumes", []) if v["name"] in mounted],
-            },
-        },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": driver.get("serviceAccount", "default"),
+                    "securityContext": driver.get("podSecurityContext", {}),
+                    "containers": [container],
+                    "volumes": [v for v in spec.get("volumes", []) if v["name"] in mounted],
+                },
+            }
+        ),
     )
-    return str(pod.metadata.name)
+    return str(_serialize(api, pod)["metadata"]["name"])
 
 
 def _owner(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
@@ -304,16 +314,20 @@ def _owner(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
 def bind_pod(api: k8s.ApiClient, namespace: str, name: str, node: str = NODE_NAME) -> None:
     """Assign the pod to ``node`` through the ``pods/binding`` subresource, as the scheduler
     does (the API server sets ``spec.nodeName`` and PodScheduled=True)."""
-    k8s.CoreV1Api(api).create_namespaced_pod_binding(
+    # _preload_content=False: the client cannot deserialize the Status the API server answers
+    # (the stubs do not list this keyword every generated method takes).
+    k8s.CoreV1Api(api).create_namespaced_pod_binding(  # type: ignore[call-arg]
         name,
         namespace,
-        {
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": {"name": name},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-        },
-        _preload_content=False,  # the client cannot deserialize the Status it answers
+        body(
+            {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": name},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            }
+        ),
+        _preload_content=False,
     )
 
 
@@ -498,7 +512,7 @@ def set_pod_state(
         bind_pod(api, namespace, name, node)
         pod = _serialize(api, core.read_namespaced_pod(name, namespace))
     pod["status"] = pod_status(pod, state)
-    return _serialize(api, core.replace_namespaced_pod_status(name, namespace, pod))
+    return _serialize(api, core.replace_namespaced_pod_status(name, namespace, body(pod)))
 
 
 def sync_deployment_status(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
@@ -510,11 +524,14 @@ def sync_deployment_status(api: k8s.ApiClient, namespace: str, name: str) -> dic
     selector = ",".join(
         f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items()
     )
-    pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    pods = _serialize(api, core.list_namespaced_pod(namespace, label_selector=selector))["items"]
     ready = sum(
         1
         for pod in pods
-        if any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod.get("status", {}).get("conditions", [])
+        )
     )
     wanted = deployment["spec"].get("replicas", 1)
     available = ready >= wanted
@@ -550,7 +567,9 @@ def sync_deployment_status(api: k8s.ApiClient, namespace: str, name: str) -> dic
     }
     if not ready:
         del deployment["status"]["readyReplicas"], deployment["status"]["availableReplicas"]
-    return _serialize(api, apps.replace_namespaced_deployment_status(name, namespace, deployment))
+    return _serialize(
+        api, apps.replace_namespaced_deployment_status(name, namespace, body(deployment))
+    )
 
 
 # -------------------------------------------------------------------------- custom resources --
