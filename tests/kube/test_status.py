@@ -5,6 +5,7 @@ Each object goes healthy, then through each fault, then back to healthy."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -142,6 +143,19 @@ def test_kafka_topics_go_ready_then_through_each_fault(
                 "False",
                 str(fault),
             )
+        # A KafkaError that could happen to this topic: Kafka refuses a replication factor
+        # (the topic's own) above the brokers registered.
+        message = condition(
+            status.set_kafka_topic_state(kube_api, release, name, TopicState.KAFKA_ERROR), "Ready"
+        )["message"]
+        wanted = topic["spec"]["replicas"]
+        match = re.search(
+            r"partition (\d+) time\(s\): The target replication factor of (\d+) cannot be "
+            r"reached because only (\d+) broker\(s\) are registered",
+            message,
+        )
+        assert match, message
+        assert int(match[1]) == int(match[2]) == wanted > int(match[3]), message
 
 
 def test_spark_application_goes_running_then_through_each_fault(

@@ -24,7 +24,8 @@ Where each shape comes from:
   NotReady=True with reason ``Creating`` ("Kafka cluster is being deployed") first, or with the
   exception's class name as reason when a reconciliation fails.
 - KafkaTopic: Strimzi's ``BatchingTopicController``: Ready=True, or Ready=False with a
-  ``TopicOperatorException.Reason`` (KafkaError, ResourceConflict, NotSupported, InternalError).
+  ``TopicOperatorException.Reason`` (KafkaError, ResourceConflict, NotSupported, InternalError);
+  a KafkaError's message is the Kafka exception as Kafka 4.3 words it.
 - SparkApplication: spark-operator v2.5.2 ``api/v1beta2`` ``SparkApplicationStatus`` and
   ``ApplicationStateType`` (SUBMITTED, RUNNING, FAILED, SUBMISSION_FAILED, PENDING_RERUN, ...).
 """
@@ -679,6 +680,9 @@ def kafka_topic_status(topic: dict[str, Any], state: TopicState) -> dict[str, An
         status["topicId"] = secrets.token_urlsafe(16)[:22]
         status["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": _now()}]
     elif state is TopicState.KAFKA_ERROR:
+        # Fewer brokers registered than the topic's replicas: Kafka 4.3's controller refuses
+        # to create it (ReplicationControlManager + StripedReplicaPlacer's message), and the
+        # topic operator puts the exception's toString() in the condition.
         replicas = topic["spec"].get("replicas", 1)
         status["conditions"] = [
             {
@@ -687,8 +691,9 @@ def kafka_topic_status(topic: dict[str, Any], state: TopicState) -> dict[str, An
                 "reason": "KafkaError",
                 "message": "org.apache.kafka.common.errors.InvalidReplicationFactorException: "
                 f"Unable to replicate the partition {replicas} time(s): The target "
-                "replication factor of 3 cannot be reached because only 1 broker(s) "
-                "are registered.",
+                f"replication factor of {replicas} cannot be reached because only "
+                f"{replicas - 1} broker(s) are registered or some brokers have all their log "
+                "directories cordoned.",
                 "lastTransitionTime": _now(),
             }
         ]
