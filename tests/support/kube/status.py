@@ -8,6 +8,8 @@ Each ``set_*`` function writes the object's ``status`` subresource through the r
 not silently pruned) and returns the object as stored. Healthy first, then one fault at a time::
 
     pods = create_deployment_pods(api, "ns", "cryptopulse-api")   # ReplicaSet + Pods, admitted
+    driver = create_spark_driver_pod(api, "ns", "cryptopulse-stream")
+    executor = create_spark_executor_pod(api, "ns", "cryptopulse-stream")  # owned by the driver
     set_pod_state(api, "ns", pods[0], PodState.READY)
     set_pod_state(api, "ns", pods[0], PodState.CRASH_LOOP)
     sync_deployment_status(api, "ns", "cryptopulse-api")          # availableReplicas from pods
@@ -255,19 +257,72 @@ def create_spark_driver_pod(api: k8s.ApiClient, namespace: str, application: str
     app = get_custom_object(
         api, SPARK_GROUP, SPARK_VERSION, namespace, "sparkapplications", application
     )
-    spec, driver = app["spec"], app["spec"]["driver"]
-    mounts = driver.get("volumeMounts", [])
+    labels = {
+        "spark-role": "driver",
+        "spark-app-selector": f"spark-{uuid.uuid4().hex}",
+        "sparkoperator.k8s.io/submission-id": str(uuid.uuid4()),
+    }
+    owner = _owner(app, f"{SPARK_GROUP}/{SPARK_VERSION}", "SparkApplication")
+    return _create_spark_pod(api, namespace, app, "driver", f"{application}-driver", labels, owner)
+
+
+def spark_executor_pod_name(application: str, index: int, prefix_id: str | None = None) -> str:
+    """An executor pod's name as Spark gives it: the resource name prefix (the application's
+    name and ``KubernetesUtils.uniqueID()``, 16 hex digits) then ``-exec-<index>``."""
+    return f"{application}-{prefix_id or secrets.token_hex(8)}-exec-{index}"
+
+
+def create_spark_executor_pod(
+    api: k8s.ApiClient, namespace: str, application: str, index: int = 1
+) -> str:
+    """Create executor ``index`` of SparkApplication ``namespace/application`` as its driver
+    does (Spark's ``ExecutorPodsAllocator``, with the executor settings the operator passes):
+    the executor spec's image, service account, labels, security contexts, env, volumes and
+    mounts, the container ``spark-kubernetes-executor``, owned by the driver pod (create that
+    first). Returns its name (:func:`spark_executor_pod_name`).
+
+    Raises ``kubernetes.client.ApiException`` as the API server answers (404 without a driver
+    pod, 403 from PodSecurity).
+    """
+    app = get_custom_object(
+        api, SPARK_GROUP, SPARK_VERSION, namespace, "sparkapplications", application
+    )
+    driver = _serialize(
+        api, k8s.CoreV1Api(api).read_namespaced_pod(f"{application}-driver", namespace)
+    )
+    labels = {
+        "spark-role": "executor",
+        "spark-exec-id": str(index),
+        "spark-app-selector": driver["metadata"]["labels"]["spark-app-selector"],
+    }
+    name = spark_executor_pod_name(application, index)
+    return _create_spark_pod(
+        api, namespace, app, "executor", name, labels, _owner(driver, "v1", "Pod")
+    )
+
+
+def _create_spark_pod(
+    api: k8s.ApiClient,
+    namespace: str,
+    app: dict[str, Any],
+    role: str,
+    name: str,
+    labels: dict[str, str],
+    owner: dict[str, Any],
+) -> str:
+    spec, role_spec = app["spec"], app["spec"][role]
+    mounts = role_spec.get("volumeMounts", [])
     mounted = {mount["name"] for mount in mounts}
-    name = f"{application}-driver"
+    args = ["driver", "--properties-file", "/opt/spark/conf/spark.properties"]
     container: dict[str, Any] = {
-        "name": "spark-kubernetes-driver",
-        "image": driver.get("image") or spec["image"],
+        "name": f"spark-kubernetes-{role}",
+        "image": role_spec.get("image") or spec["image"],
         "imagePullPolicy": spec.get("imagePullPolicy", "IfNotPresent"),
-        "args": ["driver", "--properties-file", "/opt/spark/conf/spark.properties"],
-        "env": driver.get("env", []),
-        "envFrom": driver.get("envFrom", []),
+        "args": args if role == "driver" else ["executor"],
+        "env": role_spec.get("env", []),
+        "envFrom": role_spec.get("envFrom", []),
         "volumeMounts": mounts,
-        "securityContext": driver.get("securityContext", {}),
+        "securityContext": role_spec.get("securityContext", {}),
     }
     pod = k8s.CoreV1Api(api).create_namespaced_pod(
         namespace,
@@ -276,22 +331,18 @@ def create_spark_driver_pod(api: k8s.ApiClient, namespace: str, application: str
                 "metadata": {
                     "name": name,
                     "labels": {
-                        **driver.get("labels", {}),
-                        "spark-role": "driver",
-                        "spark-app-selector": f"spark-{uuid.uuid4().hex}",
-                        "sparkoperator.k8s.io/app-name": application,
+                        **role_spec.get("labels", {}),
+                        **labels,
+                        "sparkoperator.k8s.io/app-name": app["metadata"]["name"],
                         "sparkoperator.k8s.io/launched-by-spark-operator": "true",
-                        "sparkoperator.k8s.io/submission-id": str(uuid.uuid4()),
                     },
-                    "annotations": driver.get("annotations", {}),
-                    "ownerReferences": [
-                        _owner(app, f"{SPARK_GROUP}/{SPARK_VERSION}", "SparkApplication")
-                    ],
+                    "annotations": role_spec.get("annotations", {}),
+                    "ownerReferences": [owner],
                 },
                 "spec": {
                     "restartPolicy": "Never",
-                    "serviceAccountName": driver.get("serviceAccount", "default"),
-                    "securityContext": driver.get("podSecurityContext", {}),
+                    "serviceAccountName": role_spec.get("serviceAccount", "default"),
+                    "securityContext": role_spec.get("podSecurityContext", {}),
                     "containers": [container],
                     "volumes": [v for v in spec.get("volumes", []) if v["name"] in mounted],
                 },
@@ -764,7 +815,10 @@ def spark_application_status(app: dict[str, Any], state: SparkState) -> dict[str
         SparkState.UNKNOWN: "UNKNOWN",
         SparkState.SUBMITTED: "PENDING",
     }[state]
-    status["executorState"] = {f"{name}-exec-{i + 1}": executor_state for i in range(executors)}
+    prefix_id = secrets.token_hex(8)  # one driver's executors share the name prefix
+    status["executorState"] = {
+        spark_executor_pod_name(name, i + 1, prefix_id): executor_state for i in range(executors)
+    }
     if state in (SparkState.FAILED, SparkState.PENDING_RERUN):
         status["applicationState"]["errorMessage"] = (
             "driver container failed with ExitCode: 1, Reason: Error"
