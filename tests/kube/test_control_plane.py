@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,12 +17,14 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 
-from tests.support.kube import objects
+from tests.support.kube import controlplane, objects
 from tests.support.kube.controlplane import (
     INSTALL_SCRIPT,
+    PORT_IN_USE,
     REPO_ROOT,
     STOP_TIMEOUT_SECONDS,
     ControlPlane,
+    running_control_plane,
 )
 
 pytestmark = pytest.mark.kube
@@ -163,3 +166,24 @@ def test_a_killed_test_run_leaves_no_control_plane_running(tmp_path: Path) -> No
         for pid in pids.values():
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_port_taken_after_it_was_chosen_is_chosen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A free port is only free when chosen: on a shared machine another process can listen on
+    it (or connect from it) before etcd binds it. Here this test takes etcd's first port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        first = iter([taken.getsockname()[1]])
+        choose = controlplane.free_port
+        monkeypatch.setattr(controlplane, "free_port", lambda: next(first, None) or choose())
+        with running_control_plane(tmp_path / "plane") as plane:
+            with httpx.Client(verify=plane.tls()) as http:
+                ready = http.get(
+                    f"{plane.url}/readyz",
+                    headers={"Authorization": f"Bearer {plane.credentials.admin_token}"},
+                )
+            assert ready.status_code == 200
+    assert PORT_IN_USE in (tmp_path / "plane" / "etcd.log").read_text()
