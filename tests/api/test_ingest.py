@@ -53,7 +53,12 @@ def test_bad_body_is_422_with_the_field_at_fault(api: Api) -> None:
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["data", 0, "price"]
     missing = httpx.post(f"{api.url}/ingest", json={"records": []})
-    assert {"loc": ["data"], "msg": "Field required", "type": "missing"} in missing.json()["detail"]
+    assert {
+        "loc": ["data"],
+        "msg": "Field required",
+        "type": "missing",
+        "reason": "missing_field",
+    } in missing.json()["detail"]
     assert httpx.post(f"{api.url}/ingest", content=b"not json").status_code == 422
     assert api.sample("cryptopulse_ingest_requests_total", {"status": "invalid"}) == 3
     assert api.sample("cryptopulse_ingest_requests_total", {"status": "accepted"}) == 0

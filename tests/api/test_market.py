@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 
 from cryptopulse_api.market import POSTED, PUBLISHED, MarketState, RecentBatches
-from cryptopulse_common.contract import Aggregate
+from cryptopulse_common.contract import Aggregate, format_timestamp
 from tests.api.conftest import aggregate, running_api
 
 
@@ -55,11 +57,15 @@ def test_history_of_an_unknown_coin_is_empty_and_the_coin_is_required() -> None:
 
 def test_history_is_bounded_per_coin() -> None:
     market = MarketState(history_windows=120, update_type="market_update")
+    origin = datetime(2026, 8, 10, tzinfo=UTC)
     for index in range(1_000):
-        minute, second = divmod(index * 30, 60)
-        hour, minute = divmod(minute, 60)
-        start = f"2026-08-10T{hour:02d}:{minute:02d}:{second:02d}.000Z"
-        record = aggregate(window_start=start, window_end=start, timestamp=start, price=index + 1)
+        start = origin + timedelta(seconds=30 * index)
+        record = aggregate(
+            window_start=format_timestamp(start),
+            window_end=format_timestamp(start + timedelta(seconds=30)),
+            timestamp=format_timestamp(start),
+            price=index + 1,
+        )
         market.apply([Aggregate.model_validate(record)])
     kept = market.history("bitcoin")
     assert len(kept) == 120

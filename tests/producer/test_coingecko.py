@@ -55,9 +55,14 @@ class Waits:
         return self._interrupt_after is not None and len(self.seconds) >= self._interrupt_after
 
 
+def coingecko_clock() -> datetime:
+    """CoinGecko's clock in these tests: its rows were updated 20 s before the injected NOW."""
+    return datetime.fromtimestamp(NOW - 20, UTC)
+
+
 @pytest.fixture
 def fake() -> FakeCoinGecko:
-    return FakeCoinGecko()
+    return FakeCoinGecko(clock=coingecko_clock)
 
 
 @pytest.fixture
@@ -153,7 +158,7 @@ def test_event_time_is_coingeckos_last_updated_and_observation_time_is_separate(
 def test_api_key_goes_in_the_plans_header_and_never_into_logs(
     plan: CoinGeckoPlan, metrics: ProducerMetrics, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake = FakeCoinGecko(key=SECRET, plan=plan)
+    fake = FakeCoinGecko(key=SECRET, plan=plan, clock=coingecko_clock)
     caplog.set_level(logging.DEBUG)
     with running_coingecko(fake) as url:
         settings = ProducerSettings(
@@ -196,7 +201,7 @@ def test_coingecko_polls_every_30_seconds_unless_told_otherwise() -> None:
 def test_a_key_for_the_wrong_root_is_refused_at_once_with_a_hint(
     metrics: ProducerMetrics,
 ) -> None:
-    fake = FakeCoinGecko(key=SECRET, plan="demo")
+    fake = FakeCoinGecko(key=SECRET, plan="demo", clock=coingecko_clock)
     waits = Waits()
     with running_coingecko(fake) as url:
         client = make_client(url, metrics, waits, key=SECRET, plan="pro")
@@ -320,14 +325,23 @@ def test_bad_rows_are_skipped_with_the_reason_and_good_rows_kept(
     fake.script(Reply.spoiled())
     result = make_source(make_client(url, metrics, Waits())).poll()
     assert len(result.ticks) == len(COINS) - 5
-    reasons = [row.reason for row in result.rejected]
-    assert len(reasons) == 7
-    assert "missing current_price" in reasons[0]
-    assert "missing id" in reasons[1]
-    assert "current_price: Input should be a valid number" in reasons[2]
-    assert "last_updated: Input should be a valid string" in reasons[3]
-    assert "current_price: Input should be greater than 0" in reasons[4]
-    assert reasons[5:] == ["row is str, not an object", "row is NoneType, not an object"]
+    details = [row.detail for row in result.rejected]
+    assert len(details) == 7
+    assert "missing current_price" in details[0]
+    assert "missing id" in details[1]
+    assert "current_price: Input should be a valid number" in details[2]
+    assert "last_updated: Input should be a valid string" in details[3]
+    assert "current_price: Input should be greater than 0" in details[4]
+    assert details[5:] == ["row is str, not an object", "row is NoneType, not an object"]
+    assert [row.reason for row in result.rejected] == [
+        "missing_field",
+        "missing_field",
+        "wrong_type",
+        "wrong_type",
+        "out_of_range",
+        "not_json",
+        "not_json",
+    ]
     assert not result.errors
 
 

@@ -44,7 +44,8 @@ def test_missing_price_is_rejected_with_the_reason() -> None:
     rejected = tick_from_market_row(row, OBSERVED)
     assert isinstance(rejected, RejectedRow)
     assert rejected.coin_id == "bitcoin"
-    assert "current_price" in rejected.reason
+    assert rejected.reason == "missing_field"
+    assert "current_price" in rejected.detail
 
 
 def test_wrong_types_and_non_objects_are_rejected() -> None:
@@ -52,7 +53,8 @@ def test_wrong_types_and_non_objects_are_rejected() -> None:
     assert isinstance(tick_from_market_row({**ROW, "last_updated": None}, OBSERVED), RejectedRow)
     rejected = tick_from_market_row(["bitcoin"], OBSERVED)
     assert isinstance(rejected, RejectedRow)
-    assert "not an object" in rejected.reason
+    assert rejected.reason == "not_json"
+    assert "not an object" in rejected.detail
 
 
 def test_null_optional_fields_are_kept_as_null() -> None:

@@ -305,19 +305,21 @@ def test_driver_killed_mid_batch_resumes_with_every_window_once(
         assert registry.get_sample_value("cryptopulse_ingest_duplicates_total") >= 1
 
         dead = [json.loads(m.value) for m in read_topic(kafka_broker, DEAD_LETTER_TOPIC)]
-        assert sorted(d["reason"] for d in dead) == sorted(
+        assert sorted((d["reason"], d["detail"]) for d in dead) == sorted(
             [
-                "not a JSON object",
-                "field types do not match the tick schema",
-                "unknown schema version 7",
+                ("not_json", "not a JSON object"),
+                ("wrong_type", "field types do not match the tick schema"),
+                (
+                    "unknown_schema_version",
+                    "schema: schema version 7 is not 1, the one this build reads",
+                ),
             ]
         )
         assert {d["value"] for d in dead} == {b.decode() for b in bad}
+        assert {d["origin"] for d in dead} == {"tick"}
 
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
-        assert (
-            'cryptopulse_stream_malformed_records_total{reason="not a JSON object"} 1.0' in metrics
-        )
+        assert 'cryptopulse_stream_malformed_records_total{reason="not_json"} 1.0' in metrics
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/health").status_code == 200
 
         driver.send_signal(signal.SIGTERM)

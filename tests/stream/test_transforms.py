@@ -66,27 +66,37 @@ def test_parse_keeps_well_formed_ticks_with_millisecond_event_time(spark: Any) -
 def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
     good = tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")
     cases = [
-        (b"not json at all", "not a JSON object"),
-        ({**good, "current_price": "cheap"}, "field types do not match the tick schema"),
-        ({**good, "schema": 99}, "unknown schema version 99"),
-        ({key: v for key, v in good.items() if key != "id"}, "missing id"),
-        ({key: v for key, v in good.items() if key != "current_price"}, "missing current_price"),
-        ({**good, "current_price": -1.0}, "current_price must be > 0"),
-        ({key: v for key, v in good.items() if key != "last_updated"}, "missing last_updated"),
+        (b"not json at all", "not_json", "not a JSON object"),
+        ({**good, "current_price": "cheap"}, "wrong_type", "do not match the tick schema"),
+        ({**good, "schema": 99}, "unknown_schema_version", "schema version 99 is not 1"),
+        ({key: v for key, v in good.items() if key != "id"}, "missing_field", "id"),
         (
-            {**good, "last_updated": "yesterday"},
-            "last_updated is not an ISO 8601 timestamp with a zone",
+            {key: v for key, v in good.items() if key != "current_price"},
+            "missing_field",
+            "current_price",
         ),
+        ({**good, "current_price": -1.0}, "out_of_range", "current_price: -1.0 is outside (0,"),
+        (
+            {key: v for key, v in good.items() if key != "last_updated"},
+            "missing_field",
+            "last_updated",
+        ),
+        ({**good, "last_updated": "yesterday"}, "bad_timestamp", "last_updated: yesterday is"),
         (
             {**good, "last_updated": "2026-08-10T14:25:20"},
-            "last_updated is not an ISO 8601 timestamp with a zone",
+            "bad_timestamp",
+            "not an ISO 8601 timestamp with a time zone",
         ),
-        (good, None),
-        ({key: v for key, v in good.items() if key != "schema"}, None),
+        ({**good, "observed_at": "14:25"}, "bad_timestamp", "observed_at: 14:25"),
+        ({**good, "id": " \t"}, "missing_field", "id: is blank"),
+        (good, None, None),
+        ({key: v for key, v in good.items() if key != "schema"}, None, None),
     ]
-    rows = classify_ticks(kafka_rows(spark, [value for value, _ in cases])).collect()
-    assert [row.error for row in rows] == [reason for _, reason in cases]
-    assert parse_ticks(kafka_rows(spark, [value for value, _ in cases])).count() == 2
+    rows = classify_ticks(kafka_rows(spark, [value for value, _, _ in cases])).collect()
+    assert [row.reason for row in rows] == [reason for _, reason, _ in cases]
+    for row, (_, _, words) in zip(rows, cases, strict=True):
+        assert (row.detail is None) if words is None else (words in row.detail), row.detail
+    assert parse_ticks(kafka_rows(spark, [value for value, _, _ in cases])).count() == 2
 
 
 def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
@@ -123,6 +133,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
             window_start="2026-08-10T14:25:00.000Z",
             window_end="2026-08-10T14:25:30.000Z",
             timestamp="2026-08-10T14:25:29.999Z",
+            last_updated="2026-08-10T14:25:29.999Z",
         ),
         Row(
             coin="BIT",
@@ -143,6 +154,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
             window_start="2026-08-10T14:25:30.000Z",
             window_end="2026-08-10T14:26:00.000Z",
             timestamp="2026-08-10T14:25:30.000Z",
+            last_updated="2026-08-10T14:25:30.000Z",
         ),
         Row(
             coin="ETH",
@@ -163,6 +175,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
             window_start="2026-08-10T14:25:00.000Z",
             window_end="2026-08-10T14:25:30.000Z",
             timestamp="2026-08-10T14:25:05.000Z",
+            last_updated="2026-08-10T14:25:05.000Z",
         ),
     ]
     assertDataFrameEqual(result, spark.createDataFrame(expected, result.schema))

@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from cryptopulse_api.metrics import ApiMetrics
-from cryptopulse_common.contract import AGGREGATES_TOPIC, IngestRequest
+from cryptopulse_common.contract import AGGREGATES_TOPIC, ClockBound, IngestRequest
 from cryptopulse_common.logs import event
 
 log = logging.getLogger("cryptopulse.api.fanout")
@@ -45,12 +45,14 @@ class KafkaFanout:
         loop: AbstractEventLoop,
         deliver: Deliver,
         metrics: ApiMetrics,
+        clock: Callable[[], ClockBound],
         topic: str = AGGREGATES_TOPIC,
     ) -> None:
         self._client_config = client_config  # kafka_python_config(): servers, TLS, SASL
         self._loop = loop
         self._deliver = deliver
         self._metrics = metrics
+        self._clock = clock
         self._topic = topic
         self._stop = threading.Event()
         # Set once every partition is assigned and positioned at its end: from then on no batch
@@ -150,9 +152,10 @@ class KafkaFanout:
 
     def _hand_over(self, value: bytes, received_at: float) -> None:
         try:
-            batch = IngestRequest.model_validate_json(value)
+            batch = IngestRequest.model_validate_json(value, context=self._clock().context())
         except ValidationError as error:
             self._metrics.kafka_messages.labels("invalid").inc()
+            self._metrics.count_refused(error)
             first = error.errors(include_url=False)[0]
             event(
                 log,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from cryptopulse_common.contract import TOPIC_CONFIGS
 from cryptopulse_common.kafka_config import kafka_python_config
 from cryptopulse_common.logs import event
 from cryptopulse_producer.settings import ProducerSettings
@@ -40,7 +41,10 @@ def ensure_topic(settings: ProducerSettings, topic: str) -> bool:
                     topic: {
                         "num_partitions": settings.producer_topic_partitions,
                         "replication_factor": settings.producer_topic_replication_factor,
-                        "configs": {"retention.ms": str(retention_ms)},
+                        "configs": {
+                            "retention.ms": str(retention_ms),
+                            **TOPIC_CONFIGS.get(topic, {}),
+                        },
                     }
                 },
                 wait_for_metadata=True,
