@@ -7,11 +7,13 @@ never how long anything took.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -25,7 +27,7 @@ from cryptopulse_producer.coingecko import (
     CoinGeckoSource,
 )
 from cryptopulse_producer.metrics import ProducerMetrics
-from cryptopulse_producer.recording import read_recording
+from cryptopulse_producer.recording import RecordingWriter, read_recording
 from cryptopulse_producer.replay import ReplaySource
 from cryptopulse_producer.retry import Backoff
 from cryptopulse_producer.settings import (
@@ -36,7 +38,13 @@ from cryptopulse_producer.settings import (
     ProducerSettings,
 )
 from cryptopulse_producer.sources import PollInterruptedError
-from tests.support.coingecko_fake import COINS, FakeCoinGecko, Reply, running_coingecko
+from tests.support.coingecko_fake import (
+    COINS,
+    FakeCoinGecko,
+    Reply,
+    documented_row,
+    running_coingecko,
+)
 
 NOW = datetime(2026, 8, 10, 14, 25, 0, tzinfo=UTC).timestamp()
 IDS = [coin.id for coin in COINS]
@@ -305,6 +313,33 @@ def test_malformed_json_is_counted_and_the_next_poll_works(
     assert count(metrics, "cryptopulse_producer_fetches_total", outcome="bad_body") == 1
     second = source.poll()
     assert len(second.ticks) == len(COINS)
+
+
+def test_a_nan_in_one_row_costs_that_row_only(
+    fake: FakeCoinGecko, url: str, metrics: ProducerMetrics, tmp_path: Path
+) -> None:
+    """CoinGecko answers 200 with one row's price a bare NaN (not JSON, as polygon-io/issues#226
+    and 0xramm/Indian-Stock-Market-API#6 show price APIs doing): the body is still read, that
+    row is counted with its reason, and the recording keeps the NaN as it came."""
+    healthy = fake.clock()
+    rows = [documented_row(coin, rank, 1, healthy) for rank, coin in enumerate(COINS, 1)]
+    text = orjson.dumps(rows).decode()
+    spoiled = text.replace(f'"current_price":{rows[0]["current_price"]}', '"current_price":NaN', 1)
+    fake.script(Reply(raw=spoiled.encode()))
+    recorder = RecordingWriter(tmp_path / "nan.jsonl")
+    source = CoinGeckoSource(make_client(url, metrics, Waits()), IDS, recorder=recorder)
+    result = source.poll()
+    source.close()
+    assert not result.errors
+    assert [(row.coin_id, row.reason) for row in result.rejected] == [
+        (rows[0]["id"], "non_finite_number")
+    ]
+    assert len(result.ticks) == len(COINS) - 1
+    assert count(metrics, "cryptopulse_producer_fetches_total", outcome="ok") == 1
+    (recorded,) = read_recording(tmp_path / "nan.jsonl")
+    assert isinstance(recorded.response, list)
+    assert math.isnan(recorded.response[0]["current_price"])
+    assert b"NaN" in (tmp_path / "nan.jsonl").read_bytes()
 
 
 def test_a_body_that_is_not_a_list_is_refused_with_what_it_was(

@@ -388,6 +388,12 @@ class Tick(BaseModel):
     observed_at: str
     last_updated: str
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _null_is_absent(cls, value: object) -> object:
+        # "schema": null reads as no schema at all, as the stream job reads it.
+        return TICK_SCHEMA_VERSION if value is None else value
+
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, value: int) -> int:
