@@ -244,7 +244,7 @@ class IngestSink:
         self._retrying = Retrying(
             retry=retry_if_exception_type(IngestUnavailableError),
             wait=wait_exponential_jitter(
-                initial=backoff_seconds, max=backoff_max_seconds, jitter=backoff_seconds
+                multiplier=backoff_seconds, max=backoff_max_seconds, jitter=backoff_seconds
             ),
             stop=stop_when_event_set(self.stopping),
             sleep=self._sleep,
