@@ -185,6 +185,15 @@ def main(settings: StreamSettings | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
+    if settings.stream_watermark_seconds < settings.max_clock_skew_seconds:
+        event(
+            log,
+            f"STREAM_WATERMARK_SECONDS ({settings.stream_watermark_seconds}) is below "
+            f"MAX_CLOCK_SKEW_SECONDS ({settings.max_clock_skew_seconds:g}): a tick as far ahead "
+            "as the tolerance admits moves the watermark past on-time ticks of other coins, "
+            "which are then dropped as late (docs/contract.md)",
+            logging.WARNING,
+        )
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
     spark = build_session(settings)
