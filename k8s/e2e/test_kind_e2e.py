@@ -126,6 +126,30 @@ def test_kafka_is_ready_and_the_stream_job_runs(custom: client.CustomObjectsApi)
     wait_for("the stream job", stream, READY_TIMEOUT)
 
 
+def test_the_releases_topics_and_user_are_ready_where_their_operators_watch(
+    custom: client.CustomObjectsApi,
+) -> None:
+    """KafkaTopics and the KafkaUser may live in an existing cluster's namespace: each must be
+    Ready there, i.e. that cluster's Topic and User Operators saw it."""
+
+    def check() -> str | None:
+        waiting = []
+        for plural in ("kafkatopics", "kafkausers"):
+            items = custom.list_cluster_custom_object(
+                "kafka.strimzi.io", "v1", plural, label_selector=INSTANCE
+            )["items"]
+            for item in items:
+                conditions = {
+                    c["type"]: c["status"] for c in item.get("status", {}).get("conditions", [])
+                }
+                if conditions.get("Ready") != "True":
+                    meta = item["metadata"]
+                    waiting.append(f"{plural} {meta['namespace']}/{meta['name']} {conditions}")
+        return "; ".join(waiting) or None
+
+    wait_for("the release's KafkaTopics and KafkaUser", check, READY_TIMEOUT)
+
+
 def forwarded_socket(core: client.CoreV1Api, component: str, port: int) -> socket.socket:
     pod = pods(core, f"{INSTANCE},app.kubernetes.io/component={component}")[0]
     forward = portforward(
@@ -181,8 +205,17 @@ def messages(core: client.CoreV1Api) -> Iterator[dict[str, Any]]:
                 return
 
 
+def config_map(core: client.CoreV1Api, component: str) -> dict[str, str]:
+    """The data of a component's ConfigMap ("<fullname>-<component>", the chart's naming)."""
+    fullname = RELEASE if "cryptopulse" in RELEASE else f"{RELEASE}-cryptopulse"
+    name = f"{fullname}-{component}"
+    data: dict[str, str] = core.read_namespaced_config_map(name, NAMESPACE).data or {}
+    return data
+
+
 def test_a_websocket_receives_aggregates_for_every_coin(core: client.CoreV1Api) -> None:
-    expected = set(DEFAULT_COIN_IDS)
+    coins = config_map(core, "producer").get("PRODUCER_COINS", "")
+    expected = {c.strip() for c in coins.split(",") if c.strip()} or set(DEFAULT_COIN_IDS)
     seen: set[str] = set()
     for message in messages(core):
         seen.update(record["coin_id"] for record in message.get("data") or [])
@@ -198,5 +231,12 @@ def test_the_dashboard_serves_its_config_and_proxies_the_api(core: client.CoreV1
     status, body = http_get(forwarded_socket(core, "dashboard", 8080), "/config.json")
     assert status == 200, body
     assert set(json.loads(body)) == {"wsUrl", "apiUrl", "currency"}
+    proxied = bool(config_map(core, "dashboard").get("DASHBOARD_API_UPSTREAM"))
     status, body = http_get(forwarded_socket(core, "dashboard", 8080), "/api/snapshot")
     assert status == 200, body
+    if proxied:
+        assert isinstance(json.loads(body), dict), body  # the API's snapshot
+    else:
+        # dashboard.proxyApi off (the Ingress routes /api/): nginx answers with the app's
+        # index.html (its single-page fallback), never with the API's JSON.
+        assert body.lstrip().lower().startswith(b"<!doctype html"), body[:200]

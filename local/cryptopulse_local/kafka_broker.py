@@ -28,7 +28,9 @@ from cryptopulse_local.processes import stop_process
 
 log = logging.getLogger(__name__)
 
-KAFKA_VERSION = "4.1.1"
+# The Kafka version Strimzi 1.2.0 deploys by default; the chart pins the same
+# (charts/cryptopulse/values.yaml kafka.cluster.version, checked by tests/k8s/test_contract.py).
+KAFKA_VERSION = "4.3.0"
 LOG4J_VERSION = "2.24.3"
 KAFKA_ARTIFACTS = [
     Artifact("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),

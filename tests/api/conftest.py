@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -151,8 +152,20 @@ class ApiProcess:
         raise AssertionError("the API never became ready:\n" + self.log())
 
 
+def open_file_limit(soft: int, hard: int) -> Callable[[], None]:
+    """A ``preexec_fn`` starting the child with ``RLIMIT_NOFILE`` (soft, hard), as a container
+    runtime would (containerd 2.x: soft 1024 under a much higher hard limit)."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return apply
+
+
 @contextmanager
-def api_process(log_dir: Path, **env: str) -> Iterator[ApiProcess]:
+def api_process(
+    log_dir: Path, nofile: tuple[int, int] | None = None, **env: str
+) -> Iterator[ApiProcess]:
     port = free_port()
     log_path = log_dir / f"api-{port}.log"
     environment = {
@@ -167,6 +180,7 @@ def api_process(log_dir: Path, **env: str) -> Iterator[ApiProcess]:
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=open_file_limit(*nofile) if nofile else None,
         )
     running = ApiProcess(f"http://127.0.0.1:{port}", process, log_path)
     try:

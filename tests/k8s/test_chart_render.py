@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from typing import Any
 
 from tests.k8s.conftest import SCENARIOS
@@ -71,12 +74,74 @@ def test_long_running_containers_have_both_probes(scenario: Scenario) -> None:
             assert liveness["httpGet"]["path"], where
 
 
-def test_the_spark_driver_is_probed_on_its_health_endpoint() -> None:
+def test_the_spark_driver_is_probed_on_its_health_endpoint_without_a_readiness_gate() -> None:
+    """Executors resolve the driver through a headless Service that lists Ready pods only: a
+    readiness probe on the driver would keep its own executors from reaching it."""
     driver = one(render(), "SparkApplication")["spec"]["driver"]
     (container,) = driver["template"]["spec"]["containers"]
     assert container["name"] == "spark-kubernetes-driver"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    assert "readinessProbe" not in container
+    for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/health", "port": 8002}
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[1:3] == ["-m", "cryptopulse_stream.stop"]
+    grace = driver["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert float(command[command.index("--timeout-seconds") + 1]) < grace
+
+
+def test_no_two_objects_share_a_name_and_no_kafka_user_names_a_chart_secret(
+    scenario: Scenario,
+) -> None:
+    """Strimzi's User Operator owns the Secret named after each KafkaUser (in its namespace)."""
+    name, objects = scenario
+    keys = [
+        (o["kind"], o["metadata"].get("namespace", "cryptopulse"), o["metadata"]["name"])
+        for o in objects
+    ]
+    assert len(keys) == len(set(keys)), name
+    secrets = {
+        (o["metadata"].get("namespace", "cryptopulse"), o["metadata"]["name"])
+        for o in by_kind(objects, "Secret")
+    }
+    secrets |= {
+        ("cryptopulse", env["valueFrom"]["secretKeyRef"]["name"])
+        for d in by_kind(objects, "Deployment")
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for env in c.get("env", [])
+        if "secretKeyRef" in env.get("valueFrom", {}) and env["name"] != "KAFKA_SASL_PASSWORD"
+    }
+    for user in by_kind(objects, "KafkaUser"):
+        owned = (user["metadata"].get("namespace", "cryptopulse"), user["metadata"]["name"])
+        assert owned not in secrets, f"{name}: KafkaUser {owned} would take over that Secret"
+
+
+def token_and_checksums(set_values: list[str]) -> tuple[str, set[str]]:
+    objects = render(set_values=set_values)
+    secret = one(objects, "Secret", "cryptopulse")
+    token = base64.b64decode(secret["data"]["ingest-token"]).decode()
+    annotations = [
+        d["spec"]["template"]["metadata"]["annotations"] for d in by_kind(objects, "Deployment")
+    ]
+    annotations.append(one(objects, "SparkApplication")["spec"]["driver"]["annotations"])
+    return token, {a["checksum/secret"] for a in annotations}
+
+
+def test_the_secret_checksum_is_the_effective_token_so_a_new_token_rolls_the_pods() -> None:
+    """`helm template` (GitOps) cannot look the Secret up: a generated token is new on each
+    render, and the pods' checksum/secret must change with it, never stay put."""
+    first_token, first = token_and_checksums([])
+    second_token, second = token_and_checksums([])
+    assert first_token != second_token
+    assert len(first) == 1
+    assert len(second) == 1
+    assert first != second
+    expected = json.dumps(
+        {"coingecko-api-key": "", "ingest-token": first_token}, separators=(",", ":")
+    )
+    assert first == {hashlib.sha256(expected.encode()).hexdigest()}
+    fixed = token_and_checksums(["secrets.ingestToken=s3cret"])
+    assert fixed == token_and_checksums(["secrets.ingestToken=s3cret"])
+    assert fixed[0] == "s3cret"
 
 
 def test_the_api_is_ready_on_ready_and_alive_on_health() -> None:

@@ -167,3 +167,13 @@ def test_the_grafana_dashboards_chart_the_metrics() -> None:
     for dashboard in dashboards.values():
         assert dashboard["uid"]
         assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
+
+
+def test_the_chart_runs_the_kafka_version_the_tests_run() -> None:
+    """`make test` runs its broker at KAFKA_VERSION: the Strimzi cluster runs the same, a
+    version Strimzi 1.2.0 supports (4.2.x, 4.3.x) and deploys by default."""
+    from cryptopulse_local.kafka_broker import KAFKA_VERSION
+
+    kafka = one(render(), "Kafka")
+    assert kafka["spec"]["kafka"]["version"] == KAFKA_VERSION
+    assert re.fullmatch(r"4\.[23]\.\d+", KAFKA_VERSION)

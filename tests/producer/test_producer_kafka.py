@@ -37,6 +37,7 @@ from cryptopulse_producer.recording import EXAMPLE_RECORDING, read_recording
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_producer.simulate import SimulatedMarket
 from cryptopulse_producer.topics import ensure_topic
+from tests.conftest import CACHE_DIR
 from tests.support.coingecko_fake import FakeCoinGecko, Reply, running_coingecko
 
 pytestmark = pytest.mark.kafka
@@ -365,6 +366,7 @@ def test_sigterm_while_waiting_for_kafka_stops_at_once() -> None:
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "PRODUCER_CONNECT_ATTEMPTS": "5",
         "PRODUCER_CONNECT_BACKOFF_SECONDS": "600",  # without the signal: an hour of waiting
+        "PRODUCER_CONNECT_BACKOFF_MAX_SECONDS": "600",
         "PRODUCER_METRICS_PORT": "0",
     }
     lines: list[str] = []
@@ -388,6 +390,69 @@ def test_sigterm_while_waiting_for_kafka_stops_at_once() -> None:
                 process.kill()
                 process.wait()
     assert "stopped before Kafka answered" in "\n".join(lines)
+
+
+def test_waits_for_kafka_until_it_comes_up_alive_but_not_ready(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """PRODUCER_CONNECT_ATTEMPTS=0 (the chart's): no broker for longer than the five attempts
+    of the local default, /livez 200 and /health 503 meanwhile; then a broker starts on that
+    address, the producer publishes, turns healthy, and SIGTERM still stops it cleanly."""
+    port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "PRODUCER_CONNECT_ATTEMPTS": "0",
+        "PRODUCER_CONNECT_BACKOFF_SECONDS": "0.1",
+        "PRODUCER_CONNECT_BACKOFF_MAX_SECONDS": "0.5",
+        "PRODUCER_METRICS_PORT": str(metrics_port),
+        "PRODUCER_INTERVAL_SECONDS": "0.5",
+        "PRODUCER_HEALTH_MIN_SILENT_SECONDS": "0",
+        "PRODUCER_HEALTH_MAX_SILENT_INTERVALS": "2",
+    }
+    ops = f"http://127.0.0.1:{metrics_port}"
+    lines: list[str] = []
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("late-kafka"),
+        cache_dir=CACHE_DIR,
+        port=port,
+        controller_port=free_port(),
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "cryptopulse_local.cli", "producer"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None
+        try:
+            for line in process.stderr:
+                lines.append(line)
+                if "Attempt 7/∞ failed: NoBrokersAvailable" in line:
+                    break
+            assert process.poll() is None, "".join(lines)
+            assert httpx.get(f"{ops}/livez", timeout=10).status_code == 200
+            assert httpx.get(f"{ops}/health", timeout=10).status_code == 503
+            reader = threading.Thread(target=lambda: lines.extend(process.stderr or []))
+            reader.daemon = True
+            reader.start()
+            broker.start(topics=[TICKS_TOPIC])
+            deadline = time.monotonic() + 120
+            while httpx.get(f"{ops}/health", timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, "".join(lines)
+                assert process.poll() is None, "".join(lines)
+                time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(60) == 0
+            reader.join(10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            broker.stop()
+    log = "".join(lines)
+    assert "Attempt 6/∞ failed: NoBrokersAvailable; retrying in 0.5 s" in log
+    assert "every tick sent was acknowledged by Kafka" in log
 
 
 def test_replay_publishes_the_example_recording_and_stops(kafka_broker: LocalKafka) -> None:

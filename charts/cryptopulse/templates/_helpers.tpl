@@ -89,6 +89,46 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "cryptopulse.fullname" .) .Values.secrets.existingSecret }}
 {{- end }}
 
+{{/*
+The /ingest token the chart's Secret holds: secrets.ingestToken, else the one already in the
+release's Secret (`lookup`: kept across `helm upgrade`), else a new random one. Computed once
+per render and remembered, so the Secret and the checksum/secret annotations hash the same
+value. `helm template` (Argo CD, Flux's post-rendering, any GitOps tool) cannot look the
+Secret up: there a generated token is new on every render, and the annotations change with it,
+so the pods roll together with the new token instead of keeping a stale one. GitOps installs
+should set secrets.existingSecret (or secrets.ingestToken) instead (docs/kubernetes.md).
+*/}}
+{{- define "cryptopulse.ingestToken" -}}
+{{- $memo := .Values.secrets -}}
+{{- if not (hasKey $memo "_effectiveIngestToken") -}}
+{{- $token := .Values.secrets.ingestToken -}}
+{{- if not $token -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "cryptopulse.fullname" .) -}}
+{{- if and $existing (index ($existing.data | default dict) "ingest-token") -}}
+{{- $token = index $existing.data "ingest-token" | b64dec -}}
+{{- else -}}
+{{- $token = randAlphaNum 40 -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $memo "_effectiveIngestToken" $token -}}
+{{- end -}}
+{{- index $memo "_effectiveIngestToken" -}}
+{{- end }}
+
+{{/*
+What the pods' checksum/secret annotation hashes: the effective token and CoinGecko key of the
+chart's Secret, or, with secrets.existingSecret, that Secret's name and (when the API server
+can be asked: helm install/upgrade) its data, so a changed token rolls the pods.
+*/}}
+{{- define "cryptopulse.secretChecksum" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace .Values.secrets.existingSecret -}}
+{{- dict "existingSecret" .Values.secrets.existingSecret "data" (($existing | default dict).data | default dict) | toJson | sha256sum -}}
+{{- else -}}
+{{- dict "ingest-token" (include "cryptopulse.ingestToken" .) "coingecko-api-key" .Values.secrets.coingeckoApiKey | toJson | sha256sum -}}
+{{- end -}}
+{{- end }}
+
 {{/* ------------------------------------------------------------------ Kafka ---- */}}
 
 {{- define "cryptopulse.kafka.clusterName" -}}
@@ -97,6 +137,35 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else }}
 {{- .Values.kafka.existing.strimziClusterName }}
 {{- end }}
+{{- end }}
+
+{{/*
+The namespace the Strimzi cluster's Topic and User Operators watch, where KafkaTopic and
+KafkaUser must be created: the release's for a cluster this chart creates; for an existing one
+kafka.existing.namespace, else the namespace in a "<service>.<namespace>" or
+"<service>.<namespace>.svc[...]" bootstrap address, else the release's. The entity operators watch only their own namespace unless the
+Cluster Operator sets STRIMZI_ENTITY_OPERATOR_WATCHED_NAMESPACE_ENABLED (off by default since
+Strimzi 1.0.1: strimzi/strimzi-kafka-operator CHANGELOG.md, "## 1.0.1", PR #12839).
+*/}}
+{{- define "cryptopulse.kafka.namespace" -}}
+{{- if .Values.kafka.create -}}
+{{- .Release.Namespace -}}
+{{- else if .Values.kafka.existing.namespace -}}
+{{- .Values.kafka.existing.namespace -}}
+{{- else -}}
+{{- $host := (splitList ":" (first (splitList "," .Values.kafka.existing.bootstrapServers))) | first | default "" -}}
+{{- $labels := splitList "." $host -}}
+{{- if or (eq (len $labels) 2) (and (ge (len $labels) 3) (eq (index $labels 2) "svc")) -}}
+{{- index $labels 1 -}}
+{{- else -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/* True when KafkaTopic/KafkaUser live in another namespace than the release. */}}
+{{- define "cryptopulse.kafka.foreignNamespace" -}}
+{{- if ne (include "cryptopulse.kafka.namespace" .) .Release.Namespace }}true{{ end }}
 {{- end }}
 
 {{/* The listener clients use: 9092 plain, 9093 TLS (Strimzi's conventional ports). */}}
@@ -126,17 +195,66 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/*
+The KafkaUser's name. Strimzi's User Operator writes the user's credentials to a Secret of that
+very name (in the KafkaUser's namespace) and owns it: it replaces the Secret's data with its own
+keys (password, sasl.jaas.config). So it must never be the name of the chart's own Secret
+(default "<fullname>", holding ingest-token) nor of secrets.existingSecret: the default is
+"<fullname>-kafka-user", and cryptopulse.kafka.checkUserName fails the render on a collision.
+*/}}
 {{- define "cryptopulse.kafka.userName" -}}
 {{- if .Values.kafka.user.create }}
-{{- default (include "cryptopulse.fullname" .) .Values.kafka.user.name }}
+{{- default (include "cryptopulse.componentName" (dict "root" . "component" "kafka-user")) .Values.kafka.user.name }}
 {{- else }}
 {{- .Values.kafka.existing.username }}
 {{- end }}
 {{- end }}
 
+{{- define "cryptopulse.kafka.checkUserName" -}}
+{{- if .Values.kafka.user.create }}
+{{- $user := include "cryptopulse.kafka.userName" . }}
+{{- $ns := include "cryptopulse.kafka.namespace" . }}
+{{- if and (eq $ns .Release.Namespace) (eq $user (include "cryptopulse.secretName" .)) }}
+{{- fail (printf "kafka.user.name %q is also the name of the Secret holding ingest-token (%s): Strimzi's User Operator would take that Secret over and replace its data with the user's password. Choose another kafka.user.name (the default is \"%s\")." $user (ternary "secrets.existingSecret" "the chart's own Secret" (not (empty .Values.secrets.existingSecret))) (include "cryptopulse.componentName" (dict "root" . "component" "kafka-user"))) }}
+{{- end }}
+{{- if eq $user (include "cryptopulse.kafka.userPasswordSecret" .) }}
+{{- fail (printf "kafka.user.name %q is also the name of the Secret the chart writes the user's password to; choose another kafka.user.name" $user) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A KafkaUser in another namespace than the release (an existing cluster's): the User Operator
+writes its Secret there, out of the clients' reach (a Pod can only read Secrets of its own
+namespace). The chart then sets the password itself (KafkaUser
+spec.authentication.password.valueFrom.secretKeyRef, Strimzi's "custom password" for
+scram-sha-512 users: 044-Crd-kafkauser.yaml) from a Secret it writes in both namespaces.
+*/}}
+{{- define "cryptopulse.kafka.userPasswordSecret" -}}
+{{- include "cryptopulse.componentName" (dict "root" . "component" "kafka-password") }}
+{{- end }}
+
+{{/* The SCRAM password the chart writes for a KafkaUser in another namespace (kept like the token). */}}
+{{- define "cryptopulse.kafka.userPassword" -}}
+{{- $memo := .Values.kafka.user -}}
+{{- if not (hasKey $memo "_effectivePassword") -}}
+{{- $password := "" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "cryptopulse.kafka.userPasswordSecret" .) -}}
+{{- if and $existing (index ($existing.data | default dict) "password") -}}
+{{- $password = index $existing.data "password" | b64dec -}}
+{{- else -}}
+{{- $password = randAlphaNum 32 -}}
+{{- end -}}
+{{- $_ := set $memo "_effectivePassword" $password -}}
+{{- end -}}
+{{- index $memo "_effectivePassword" -}}
+{{- end }}
+
 {{/* Secret (and key) with the SCRAM password: the KafkaUser's own Secret, or an existing one. */}}
 {{- define "cryptopulse.kafka.passwordSecret" -}}
-{{- if .Values.kafka.user.create }}
+{{- if and .Values.kafka.user.create (include "cryptopulse.kafka.foreignNamespace" .) }}
+{{- include "cryptopulse.kafka.userPasswordSecret" . }}
+{{- else if .Values.kafka.user.create }}
 {{- include "cryptopulse.kafka.userName" . }}
 {{- else }}
 {{- required "kafka.existing.passwordSecret.name is required with scram-sha-512 authentication when kafka.user.create is false" .Values.kafka.existing.passwordSecret.name }}
@@ -232,7 +350,7 @@ authenticated clusters.
 {{/* checksum/* pod annotations: a config or secret change rolls the pods. */}}
 {{- define "cryptopulse.checksums" -}}
 checksum/config: {{ include (print .root.Template.BasePath "/" .component "/configmap.yaml") .root | sha256sum }}
-checksum/secret: {{ toJson .root.Values.secrets | sha256sum }}
+checksum/secret: {{ include "cryptopulse.secretChecksum" .root }}
 {{- end }}
 
 {{/* ------------------------------------------------------------- Stream job ---- */}}
@@ -272,13 +390,17 @@ crypto_market_aggregates
 crypto_market_dead_letter
 {{- end }}
 
-{{/* Security contexts of the Strimzi-run pods, as Strimzi's restricted provider sets them. */}}
-{{- define "cryptopulse.kafka.podSecurityContext" -}}
-runAsNonRoot: true
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
+{{/*
+Container security context of the Strimzi-run containers: what Strimzi's restricted Pod
+Security Provider sets (RestrictedPodSecurityProvider: drop ALL, no privilege escalation,
+runAsNonRoot, seccomp RuntimeDefault), written out so the restricted Pod Security Standard holds
+whichever provider the Cluster Operator runs (k8s/install-prerequisites.sh sets
+STRIMZI_POD_SECURITY_PROVIDER_CLASS=restricted).
+No *pod* security context is ever written for Strimzi pods: a user-supplied one replaces the
+provider's, and the provider's is what gives broker pods on persistent storage `fsGroup: 0`
+(BaselinePodSecurityProvider.DEFAULT_FS_GROUP_ID, used when the storage is persistent-claim or
+a JBOD with one), without which uid 1001 cannot create its log dirs on a fresh block volume.
+*/}}
 {{- define "cryptopulse.kafka.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
 runAsNonRoot: true

@@ -54,7 +54,16 @@ class ApiSettings(CommonSettings):
         "nothing).",
     )
     api_max_connections: int = Field(
-        default=10_000, ge=1, description="WebSocket clients served at once; more get 1008."
+        default=10_000,
+        ge=1,
+        description="WebSocket clients served at once; more get 1008. Capped at start to the "
+        "open-file limit less api_fd_reserve (the soft limit is first raised to the hard one).",
+    )
+    api_fd_reserve: int = Field(
+        default=256,
+        ge=0,
+        description="File descriptors kept for everything but WebSocket clients (listening "
+        "socket, Kafka and HTTP clients, files) when capping api_max_connections.",
     )
     api_ws_queue_size: int = Field(
         default=16, ge=1, description="Messages queued per WebSocket client before conflation."

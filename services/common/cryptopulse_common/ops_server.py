@@ -2,6 +2,9 @@
 
 For processes that are not web servers themselves (the stream driver, the producer). It runs in
 a daemon thread; ``health`` is called on every probe and returns ``(healthy, details)``.
+``/livez`` answers 200 whenever the process can serve it: a liveness probe that checks the
+process alone, for a worker whose ``/health`` is about its dependencies (the producer's says
+whether Kafka acknowledges its ticks, which must not get it restarted while Kafka comes up).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class OpsServer:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     self._send(200, generate_latest(registry_ref), CONTENT_TYPE_LATEST)
+                elif path == "/livez":
+                    self._send(200, b'{"status":"alive"}', "application/json")
                 elif path in ("/health", "/healthz"):
                     healthy, details = health_ref()
                     body = {"status": "ok" if healthy else "unhealthy", **details}

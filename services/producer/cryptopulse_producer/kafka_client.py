@@ -57,11 +57,17 @@ def connect_producer(
     attempts: int = 5,
     backoff_seconds: float = 2.0,
     wait: Callable[[float], bool] | None = None,
+    backoff_max_seconds: float = 30.0,
     **config: Any,
 ) -> Any:
-    """A KafkaProducer, retrying a broker that is not up yet with logged, bounded attempts.
+    """A KafkaProducer, retrying a broker that is not up yet with logged attempts.
 
-    ``wait`` sleeps between attempts and returns True to stop (``threading.Event.wait``).
+    ``attempts`` 0 retries until ``wait`` says stop (on Kubernetes, where Kafka may come up
+    minutes after the producer). The wait before attempt N+1 is ``backoff_seconds * N``, at
+    most ``backoff_max_seconds``. ``wait`` sleeps between attempts and returns True to stop
+    (``threading.Event.wait``): then :class:`ConnectInterruptedError`. After ``attempts``
+    failures: :class:`BrokerUnavailableError`. Each failure is logged as ``Attempt N/M failed:
+    NoBrokersAvailable`` (``N/∞`` when unbounded), the words operators search for.
     """
     from kafka import KafkaProducer
     from kafka.errors import KafkaError, KafkaTimeoutError
@@ -71,7 +77,10 @@ def connect_producer(
         "bootstrap_timeout_ms": CONNECT_TIMEOUT_MS,
         **config,
     }
-    for attempt in range(1, attempts + 1):
+    of = str(attempts) if attempts else "∞"
+    attempt = 0
+    while not attempts or attempt < attempts:
+        attempt += 1
         try:
             return KafkaProducer(**config)
         except KafkaTimeoutError:
@@ -80,18 +89,21 @@ def connect_producer(
             reason = "NoBrokersAvailable"
         except KafkaError as exc:
             reason = type(exc).__name__
+        last = bool(attempts) and attempt >= attempts
+        delay = min(backoff_seconds * attempt, backoff_max_seconds)
         event(
             log,
-            f"Attempt {attempt}/{attempts} failed: {reason}",
+            f"Attempt {attempt}/{of} failed: {reason}"
+            + ("" if last else f"; retrying in {delay:g} s"),
             logging.WARNING,
             bootstrap=bootstrap_servers,
         )
-        if attempt < attempts:
-            delay = backoff_seconds * attempt
-            if wait is None:
-                time.sleep(delay)
-            elif wait(delay):
-                raise ConnectInterruptedError("stopped while waiting for Kafka")
+        if last:
+            break
+        if wait is None:
+            time.sleep(delay)
+        elif wait(delay):
+            raise ConnectInterruptedError("stopped while waiting for Kafka")
     raise BrokerUnavailableError(
         f"no Kafka broker answered at {bootstrap_servers} after {attempts} attempts; "
         "start one with `cryptopulse kafka` or set KAFKA_BOOTSTRAP_SERVERS"

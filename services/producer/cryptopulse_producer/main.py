@@ -1,7 +1,8 @@
 """``cryptopulse producer``: poll the market source, publish ticks, log one line per poll.
 
-Start-up order: ``/health`` and ``/metrics`` first (so probes get an answer while Kafka is being
-reached), then Kafka (bounded, logged attempts; exit 1 when it never answers), the topic (created
+Start-up order: ``/health``, ``/livez`` and ``/metrics`` first (so probes get an answer while
+Kafka is being reached), then Kafka (logged attempts, ``PRODUCER_CONNECT_ATTEMPTS`` of them, exit 1
+when it never answers; 0 = until stopped, as on Kubernetes), the topic (created
 when missing), the source, and the poll loop. SIGTERM or SIGINT ends the loop, cuts short any wait
 (a 429's Retry-After included), and flushes buffered ticks to Kafka before exit.
 """
@@ -156,6 +157,7 @@ class Producer:
                 bootstrap,
                 attempts=settings.producer_connect_attempts,
                 backoff_seconds=settings.producer_connect_backoff_seconds,
+                backoff_max_seconds=settings.producer_connect_backoff_max_seconds,
                 wait=self.stop.wait,
                 **config,
             )

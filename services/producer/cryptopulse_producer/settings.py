@@ -41,10 +41,19 @@ class ProducerSettings(CommonSettings):
         default=0, ge=0, description="Stop after this many polls (0 = run until stopped)."
     )
     producer_connect_attempts: int = Field(
-        default=5, ge=1, description="Attempts to reach Kafka at start before giving up."
+        default=5,
+        ge=0,
+        description="Attempts to reach Kafka at start before giving up (0 = keep trying until "
+        "stopped: the chart's setting, where the pod is un-Ready meanwhile).",
     )
     producer_connect_backoff_seconds: float = Field(
-        default=2.0, ge=0, description="Wait before connect attempt N is N times this."
+        default=2.0,
+        ge=0,
+        description="Wait before connect attempt N is N times this, at most "
+        "producer_connect_backoff_max_seconds.",
+    )
+    producer_connect_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest wait between two connect attempts."
     )
     producer_linger_ms: int = Field(
         default=20, ge=0, description="Kafka batching: wait up to this long to fill a batch."

@@ -10,9 +10,11 @@ aggregated or dead-lettered.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -23,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from cryptopulse_common.contract import TICKS_TOPIC
 from cryptopulse_common.kafka_config import kafka_python_config, spark_kafka_options
 from cryptopulse_common.logs import configure, event
-from cryptopulse_common.ops_server import OpsServer
+from cryptopulse_common.ops_server import HealthCheck, OpsServer
 from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
 from cryptopulse_stream.recovery import AGGREGATES_QUERY, starting_offsets
 from cryptopulse_stream.session import build_session
@@ -146,7 +148,7 @@ def build_ingest_sink(settings: StreamSettings, metrics: StreamMetrics) -> Inges
     )
 
 
-def health_check(job: RunningJob, settings: StreamSettings, started: float) -> Any:
+def health_check(job: RunningJob, settings: StreamSettings, started: float) -> HealthCheck:
     """Healthy while both queries are active and progress was reported recently, or the sink is
     waiting for an unavailable /ingest (restarting the driver would not bring the API back; the
     wait and the API's last answer are in the details)."""
@@ -171,7 +173,59 @@ def health_check(job: RunningJob, settings: StreamSettings, started: float) -> A
     return check
 
 
-def main(settings: StreamSettings | None = None) -> int:
+class DriverHealth:
+    """The driver's ``/health``: "starting" until the queries run, then :func:`health_check`.
+
+    It is served before the SparkSession is built. On Kubernetes the session asks for its
+    executors while it starts, and they reach the driver through a headless Service that
+    resolves only once the driver pod is Ready; so the driver must not depend on the session
+    to answer its probes (SPARK-58113). "starting" is healthy (200) for
+    ``stream_start_timeout_seconds``, then 503: a start that hangs ends in a restart.
+    """
+
+    def __init__(self, settings: StreamSettings, clock: Callable[[], float] = time.monotonic):
+        self._settings = settings
+        self._clock = clock
+        self._started = clock()
+        self._running: HealthCheck | None = None
+
+    def running(self, check: HealthCheck) -> None:
+        self._running = check
+
+    def __call__(self) -> tuple[bool, dict[str, Any]]:
+        if self._running is not None:
+            return self._running()
+        waited = self._clock() - self._started
+        limit = self._settings.stream_start_timeout_seconds
+        details: dict[str, Any] = {"status": "starting", "seconds_starting": round(waited, 1)}
+        if waited >= limit:
+            details["status"] = "unhealthy"
+            details["reason"] = (
+                f"the Spark session and queries have not started after {waited:.0f} s "
+                f"(STREAM_START_TIMEOUT_SECONDS={limit:g})"
+            )
+            return False, details
+        return True, details
+
+
+def write_pid_file(path: str) -> None:
+    """Record this process's id for ``cryptopulse_stream.stop`` (the preStop hook)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(f"{os.getpid()}\n")
+
+
+def remove_pid_file(path: str) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
+SessionFactory = Callable[[StreamSettings], Any]
+
+
+def main(
+    settings: StreamSettings | None = None, session_factory: SessionFactory = build_session
+) -> int:
     settings = settings or StreamSettings()
     configure("stream", settings.log_level, settings.log_format)
     stop = threading.Event()
@@ -184,6 +238,7 @@ def main(settings: StreamSettings | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    write_pid_file(settings.stream_pid_file)
 
     if settings.stream_watermark_seconds < settings.max_clock_skew_seconds:
         event(
@@ -196,14 +251,32 @@ def main(settings: StreamSettings | None = None) -> int:
         )
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
-    spark = build_session(settings)
+    health = DriverHealth(settings)
+    # Up before the session: probes get "starting" while the session requests its executors.
+    ops = OpsServer("0.0.0.0", settings.stream_metrics_port, registry, health).start()
+    try:
+        return _run(settings, session_factory, metrics, health, ops.port, stop)
+    finally:
+        ops.stop()
+        remove_pid_file(settings.stream_pid_file)
+
+
+def _run(
+    settings: StreamSettings,
+    session_factory: SessionFactory,
+    metrics: StreamMetrics,
+    health: DriverHealth,
+    health_port: int,
+    stop: threading.Event,
+) -> int:
+    event(log, "starting the Spark session", health=f"http://127.0.0.1:{health_port}/health")
+    spark = session_factory(settings)
+    if stop.is_set():  # told to stop while the session started
+        spark.stop()
+        event(log, "stream queries stopped")
+        return 0
     job = start_job(settings, spark, metrics)
-    ops = OpsServer(
-        "0.0.0.0",
-        settings.stream_metrics_port,
-        registry,
-        health_check(job, settings, time.monotonic()),
-    ).start()
+    health.running(health_check(job, settings, time.monotonic()))
     event(
         log,
         "stream queries started",
@@ -212,7 +285,7 @@ def main(settings: StreamSettings | None = None) -> int:
         window_seconds=settings.stream_window_seconds,
         watermark_seconds=settings.stream_watermark_seconds,
         checkpoint=settings.stream_checkpoint_dir,
-        health=f"http://127.0.0.1:{ops.port}/health",
+        health=f"http://127.0.0.1:{health_port}/health",
     )
     failed = False
     try:
@@ -231,7 +304,6 @@ def main(settings: StreamSettings | None = None) -> int:
         event(log, f"stream query failed: {error}", logging.ERROR)
     finally:
         job.stop(settings.stream_stop_grace_seconds)
-        ops.stop()
         job.sink.close()
         spark.stop()
     if failed:

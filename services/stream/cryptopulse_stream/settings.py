@@ -68,6 +68,17 @@ class StreamSettings(CommonSettings):
     stream_health_stall_seconds: float = Field(
         default=120.0, gt=0, description="/health fails when no progress was reported this long."
     )
+    stream_start_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description='/health answers 200 ("starting") this long while the SparkSession and '
+        "the queries start, then 503 if they have not.",
+    )
+    stream_pid_file: str = Field(
+        default="",
+        description="Write the job's process id here (empty = nowhere); `python -m "
+        "cryptopulse_stream.stop` signals that process (the driver pod's preStop hook).",
+    )
     stream_stop_grace_seconds: float = Field(
         default=10.0,
         ge=0,
