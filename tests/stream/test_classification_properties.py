@@ -13,7 +13,7 @@ from pyspark.sql import Row
 
 from cryptopulse_common.contract import TICK_EVENT_TIME_FIELD, Tick, format_timestamp
 from cryptopulse_producer.mapping import loads_market_json, tick_from_market_row
-from cryptopulse_stream.sink import check_records
+from cryptopulse_stream.dead_letters import check_records
 from cryptopulse_stream.transforms import classify_ticks, parse_ticks, window_aggregates
 from tests.support.strategies import BASE, row_strategy, source_json
 

@@ -210,7 +210,7 @@ def aggregate_strategy() -> st.SearchStrategy[dict[str, Any]]:
                 ahead = draw(st.sampled_from(ABSURD_OFFSETS))
                 record[name] = draw(
                     st.sampled_from(
-                        (format_timestamp(start + ahead), "soon", record["window_start"])
+                        (format_timestamp(start + ahead), "soon", format_timestamp(start))
                     )
                 )
             else:

@@ -26,11 +26,12 @@ from cryptopulse_common.contract import TICKS_TOPIC
 from cryptopulse_common.kafka_config import kafka_python_config, spark_kafka_options
 from cryptopulse_common.logs import configure, event
 from cryptopulse_common.ops_server import HealthCheck, OpsServer
+from cryptopulse_stream.dead_letters import DeadLetterSink, KafkaDeadLetters
 from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
 from cryptopulse_stream.recovery import AGGREGATES_QUERY, starting_offsets
 from cryptopulse_stream.session import build_session
 from cryptopulse_stream.settings import StreamSettings
-from cryptopulse_stream.sink import DeadLetterSink, IngestSink, KafkaDeadLetters
+from cryptopulse_stream.sink import IngestSink, IngestStoppedError
 from cryptopulse_stream.transforms import dead_letters, parse_ticks, window_aggregates
 
 log = logging.getLogger("cryptopulse.stream")
@@ -296,9 +297,15 @@ def _run(
             # instead of holding the stop.
             job.sink.stopping.set()
         for query in job.queries:
-            if query.exception() is not None:
-                failed = True
-                event(log, f"query {query.name} failed: {query.exception()}", logging.ERROR)
+            error = query.exception()
+            if error is None:
+                continue
+            if stop.is_set() and IngestStoppedError.__name__ in str(error):
+                # The stop cut short a wait for /ingest: the batch is replayed on restart.
+                event(log, f"query {query.name} stopped while /ingest was unavailable")
+                continue
+            failed = True
+            event(log, f"query {query.name} failed: {error}", logging.ERROR)
     except Exception as error:  # StreamingQueryException from awaitTermination
         failed = True
         event(log, f"stream query failed: {error}", logging.ERROR)
