@@ -262,6 +262,24 @@ def main(
         remove_pid_file(settings.stream_pid_file)
 
 
+# Spark's error when the windowing state was written by a build whose aggregation had other
+# columns (before observed_at became the event time, the state had no newest source time).
+_STATE_SCHEMA_ERRORS = (
+    "STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE",
+    "STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE",
+)
+
+
+def failure_hint(error: str) -> str:
+    if any(code in error for code in _STATE_SCHEMA_ERRORS):
+        return (
+            "; the windowing state in the checkpoint was written by an older build: stop the job "
+            "and run `cryptopulse reset-watermark` (python -m cryptopulse_stream.recovery in the "
+            "image), which starts a new checkpoint at the offsets the old one reached"
+        )
+    return ""
+
+
 def _run(
     settings: StreamSettings,
     session_factory: SessionFactory,
@@ -305,10 +323,12 @@ def _run(
                 event(log, f"query {query.name} stopped while /ingest was unavailable")
                 continue
             failed = True
-            event(log, f"query {query.name} failed: {error}", logging.ERROR)
+            event(
+                log, f"query {query.name} failed: {error}{failure_hint(str(error))}", logging.ERROR
+            )
     except Exception as error:  # StreamingQueryException from awaitTermination
         failed = True
-        event(log, f"stream query failed: {error}", logging.ERROR)
+        event(log, f"stream query failed: {error}{failure_hint(str(error))}", logging.ERROR)
     finally:
         job.stop(settings.stream_stop_grace_seconds)
         job.sink.close()
