@@ -1,11 +1,12 @@
 """Fan-out across API replicas through the aggregates topic.
 
-The stream job publishes every batch it POSTs to ``/ingest`` to the aggregates topic too (the
-same JSON body, keyed by batch id). Every replica reads the whole topic, from its end at start
-and without a consumer group (no partition is shared out: each replica needs every batch), and
-broadcasts each batch it has not broadcast yet: the replica the POST reached broadcasts it once,
-from whichever of the two came first. Clients see every update whichever replica they are
-connected to, and see it once.
+The stream job publishes every batch ``/ingest`` accepted to the aggregates topic too (the same
+JSON body, the accepted records only, keyed by batch id); a replica checks it against the same
+contract, with its own clock, and skips a batch that breaks it. Every replica reads the whole
+topic, from its end at start and without a consumer group (no partition is shared out: each
+replica needs every batch), and broadcasts each batch it has not broadcast yet: the replica the
+POST reached broadcasts it once, from whichever of the two came first. Clients see every update
+whichever replica they are connected to, and see it once.
 
 kafka-python blocks, so the consumer runs in a thread and hands each batch to the event loop with
 ``call_soon_threadsafe``; the JSON is validated in the thread, off the loop.
