@@ -59,10 +59,11 @@ def summary_line(ticks: list[Tick], limit: int = 3) -> str:
 class Producer:
     """One producer process: a market source polled into a :class:`TickPublisher`.
 
-    ``/health`` is 200 while Kafka has acknowledged a tick within the last
-    ``settings.health_max_silence_seconds`` (counted from start until the first one), else 503
-    with the reason: it says whether ticks are reaching Kafka, whatever the cause (broker away,
-    source failing or rate-limited for long).
+    ``/health`` is 503 until a Kafka broker has answered (the pod stays un-Ready however long
+    Kafka takes to come up: readiness on Kafka acks), then 200 while Kafka has acknowledged a
+    tick within the last ``settings.health_max_silence_seconds`` (counted from the connection
+    until the first one), else 503 with the reason: it says whether ticks are reaching Kafka,
+    whatever the cause (broker away, source failing or rate-limited for long).
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class Producer:
         self._clock = clock
         self._started_at = clock()
         self._publisher: TickPublisher | None = None
+        self._connected_at: float | None = None
         self._source_name: str = settings.producer_source
         self._kafka_outage = False
         self._drops_unlogged = 0
@@ -88,8 +90,8 @@ class Producer:
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = self._clock()
         publisher = self._publisher
+        connected_at = self._connected_at
         last_ack = publisher.last_ack_at if publisher else None
-        silence = now - (last_ack if last_ack is not None else self._started_at)
         limit = self.settings.health_max_silence_seconds
         details: dict[str, Any] = {
             "source": self._source_name,
@@ -97,6 +99,13 @@ class Producer:
             "buffered": publisher.buffered if publisher else 0,
             "max_silence_seconds": limit,
         }
+        if publisher is None or connected_at is None:
+            details["reason"] = (
+                f"not connected to Kafka yet ({self.settings.kafka_bootstrap_servers}, "
+                f"waiting {now - self._started_at:.0f} s)"
+            )
+            return False, details
+        silence = now - (last_ack if last_ack is not None else connected_at)
         healthy = silence <= limit
         if not healthy:
             details["reason"] = (
@@ -164,6 +173,7 @@ class Producer:
         except ConnectInterruptedError:
             event(log, "stopped before Kafka answered; nothing was published")
             return None
+        self._connected_at = self._clock()
         self._publisher = TickPublisher(
             producer,
             self.metrics,
