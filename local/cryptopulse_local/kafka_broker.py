@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from cryptopulse_common.contract import TOPIC_CONFIGS
 from cryptopulse_common.logs import event
 from cryptopulse_local.maven import Artifact, resolve_jars
 from cryptopulse_local.processes import stop_process
@@ -284,7 +285,12 @@ def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
-                        NewTopic(name, num_partitions=partitions, replication_factor=1)
+                        NewTopic(
+                            name,
+                            num_partitions=partitions,
+                            replication_factor=1,
+                            topic_configs=TOPIC_CONFIGS.get(name, {}),
+                        )
                         for name in missing
                     ]
                 )

@@ -39,6 +39,7 @@ def _default(settings: type[ApiSettings | ProducerSettings | StreamSettings], na
 
 TRIGGER_SECONDS: Final = _default(StreamSettings, "stream_trigger_seconds")
 MAX_CONNECTIONS: Final = _default(ApiSettings, "api_max_connections")
+MAX_COINS: Final = _default(ApiSettings, "api_max_coins")
 MAX_BUFFERED: Final = _default(ProducerSettings, "producer_buffer_max_records")
 DRIVER_MEMORY_BYTES: Final = 1024.0**3  # stream.driver.memory in the chart's values: 1g
 
@@ -390,11 +391,16 @@ PRODUCER: Final = Dashboard(
                     high_is_bad(1, 10),
                 ),
                 Panel(
-                    "Rows rejected per minute",
-                    "Source rows skipped because they do not match CoinGecko's documented "
-                    "shape or the tick contract (each is logged with its reason).",
+                    "Rows rejected per minute by reason",
+                    "Source rows skipped because they break the tick contract, by the "
+                    "contract's reason (docs/contract.md; each is logged with its detail).",
                     units.RowsPerMinute,
-                    (_t(_per_minute(_sum_rate(m.PRODUCER_ROWS_REJECTED)), "rejected rows"),),
+                    (
+                        _t(
+                            _per_minute(by("reason", rate(sel(m.PRODUCER_ROWS_REJECTED)))),
+                            "{{reason}}",
+                        ),
+                    ),
                     high_is_bad(1, 60),
                 ),
             ),
@@ -538,15 +544,39 @@ STREAM: Final = Dashboard(
                     low_is_bad(ANY_AT_ALL),
                 ),
                 Panel(
-                    "Sink retries and failed batches per minute",
-                    "POSTs to /ingest retried, and batches whose POST failed after every "
-                    "attempt (Spark runs them again; CryptopulseStreamSinkFailing).",
+                    "Sink retries and abandoned batches per minute",
+                    "POSTs to /ingest retried because it was unavailable, and batches "
+                    "abandoned because the job stopped while it was (Spark replays them from "
+                    "the checkpoint on restart).",
                     units.CountsPerMinute,
                     (
                         _t(_per_minute(_sum_rate(m.STREAM_SINK_RETRIES)), "retries"),
-                        _t(_per_minute(_sum_rate(m.STREAM_SINK_ERRORS)), "failed batches"),
+                        _t(_per_minute(_sum_rate(m.STREAM_SINK_ERRORS)), "abandoned batches"),
                     ),
                     high_is_bad(1, 10),
+                ),
+                Panel(
+                    "Sink waiting for /ingest",
+                    "How long the current POST has waited for an unavailable /ingest (0 while "
+                    "it answers): the sink holds the batch and retries, so nothing is lost, "
+                    "but no update reaches the clients (CryptopulseStreamSinkWaiting).",
+                    units.Seconds,
+                    (_t(by("instance", sel(m.STREAM_SINK_WAITING), "max"), "{{instance}}"),),
+                    high_is_bad(t.SINK_WAITING_SECONDS / 4, t.SINK_WAITING_SECONDS),
+                ),
+                Panel(
+                    "Aggregates refused per minute by reason",
+                    "Aggregate records the contract check or /ingest (422) refused, sent to "
+                    "the dead-letter topic instead, by the contract's reason "
+                    "(docs/contract.md). A healthy job refuses none.",
+                    units.CountsPerMinute,
+                    (
+                        _t(
+                            _per_minute(by("reason", rate(sel(m.STREAM_RECORDS_REFUSED)))),
+                            "{{reason}}",
+                        ),
+                    ),
+                    high_is_bad(ANY_AT_ALL, 1),
                 ),
                 Panel(
                     "Spark driver: JVM heap and state store",
@@ -637,6 +667,43 @@ API: Final = Dashboard(
                         _t(_sum_rate(m.INGEST_DUPLICATES), "batches repeated"),
                     ),
                     low_is_bad(ANY_AT_ALL),
+                ),
+                Panel(
+                    "Records refused per minute by reason",
+                    "Aggregate records refused by POST /ingest (422) or on the aggregates "
+                    "topic, by the contract's reason of their first error (docs/contract.md).",
+                    units.CountsPerMinute,
+                    (
+                        _t(
+                            _per_minute(by("reason", rate(sel(m.INGEST_RECORDS_REFUSED)))),
+                            "{{reason}}",
+                        ),
+                    ),
+                    high_is_bad(ANY_AT_ALL, 1),
+                ),
+                Panel(
+                    "Market state: coins held",
+                    "Coins each replica's market state holds (at most API_MAX_COINS; a new "
+                    "coin past the limit is neither kept nor broadcast).",
+                    units.Short,
+                    (_t(by("instance", sel(m.MARKET_COINS), "max"), "{{instance}}"),),
+                    high_is_bad(MAX_COINS * 0.8, MAX_COINS),
+                    axis_label="coins",
+                ),
+                Panel(
+                    "Market state: coins forgotten and records over the limit per minute",
+                    "Coins forgotten because their newest window fell API_COIN_IDLE_SECONDS "
+                    "behind the market's newest, and records of a new coin dropped because "
+                    "API_MAX_COINS coins are held.",
+                    units.CountsPerMinute,
+                    (
+                        _t(_per_minute(_sum_rate(m.MARKET_COINS_FORGOTTEN)), "coins forgotten"),
+                        _t(
+                            _per_minute(_sum_rate(m.MARKET_RECORDS_OVER_LIMIT)),
+                            "records over the coin limit",
+                        ),
+                    ),
+                    high_is_bad(ANY_AT_ALL, 1),
                 ),
                 Panel(
                     "Replica fan-out: batches read from Kafka by status",

@@ -299,18 +299,24 @@ def alerts() -> list[Alert]:
             "version than the API). The API logs every refusal with its reason.",
         ),
         Alert(
-            "CryptopulseStreamSinkFailing",
-            f"{_ns(rate(sel(m.STREAM_SINK_ERRORS, RELEASE), WINDOW))} > 0",
+            "CryptopulseStreamSinkWaiting",
+            f"{_ns(by('instance', sel(m.STREAM_SINK_WAITING, RELEASE), 'max'))} "
+            f"> {t.SINK_WAITING_SECONDS:g}",
             "5m",
             "warning",
             "stream",
-            "cryptopulse stream job in {{ $labels.namespace }} cannot deliver batches to /ingest",
-            "POSTs to /ingest failed after every attempt for 5 minutes; Spark retries the "
-            "batches, so nothing is lost yet, but no update reaches the clients.",
+            "cryptopulse stream job in {{ $labels.namespace }} has waited "
+            "{{ $value | humanizeDuration }} for /ingest",
+            f"The stream job's sink has waited more than {t.SINK_WAITING_SECONDS:g} s for an "
+            "unavailable /ingest (no connection, 5xx, 408, 429, 401, 403 or 404), for 5 "
+            "minutes. It holds the batch and retries, so nothing is lost, but no update reaches "
+            "the clients.",
             "Check that the API is ready (kubectl get pods -l "
-            "app.kubernetes.io/component=api) and reachable from the driver "
-            "(networkPolicy), then CryptopulseIngestErrors for refusals. sink_retries_total "
-            "rising with no errors is a slow API, not a failing one.",
+            "app.kubernetes.io/component=api) and reachable from the driver (networkPolicy); "
+            "the driver's /health details carry the API's last answer. 401 or 403 is a token "
+            "mismatch (STREAM_INGEST_TOKEN against API_INGEST_TOKEN, both from the release's "
+            "Secret: restart both after a rotation). sink_retries_total rising while the wait "
+            "stays near 0 is a slow API, not an unavailable one.",
         ),
         Alert(
             "CryptopulseBroadcastLatencyHigh",
@@ -353,7 +359,7 @@ def alerts() -> list[Alert]:
             "Clients are connected but no update frame was written to any of them for 5 "
             "minutes: every dashboard shows stale prices.",
             "Follow the pipeline upstream: ingest_requests_total{status=accepted} (is the "
-            "stream job posting? see CryptopulseStreamStalled and CryptopulseStreamSinkFailing),"
+            "stream job posting? see CryptopulseStreamStalled and CryptopulseStreamSinkWaiting),"
             " then the stream job's input rows (is the producer publishing? see "
             "CryptopulseProducerSilent). Batches accepted but no frames written means the "
             "API's fan-out is stuck: restart the API pods one at a time.",

@@ -26,6 +26,10 @@ MALFORMED_RATIO: Final = 0.05
 LATE_RATIO: Final = 0.05
 # Share of POST /ingest answered with an error (anything but accepted or duplicate).
 INGEST_ERROR_RATIO: Final = 0.05
+# How long the stream job's sink may wait for an unavailable /ingest before someone is paged: it
+# retries with backoff and holds the batch (nothing is lost), but no update reaches any client.
+# A rolling restart of the API takes well under a minute.
+SINK_WAITING_SECONDS: Final = 120.0
 # Broadcast latency p99 over 5 minutes. The benchmark's target for 10,000 clients is 250 ms
 # (docs/benchmarks/api.md); four times that, sustained, is a degraded service.
 BROADCAST_P99_SECONDS: Final = 1.0

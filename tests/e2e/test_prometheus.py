@@ -362,7 +362,7 @@ PRODUCER = "cryptopulse-producer.json"
         (
             OVERVIEW,
             "Stream job: late and malformed records by reason",
-            "malformed: not a JSON object",
+            "malformed: not_json",
         ),
         (OVERVIEW, "API: ingest rate", "records accepted"),
         (OVERVIEW, "API: ingest errors by status", "unauthorized"),
@@ -374,7 +374,9 @@ PRODUCER = "cryptopulse-producer.json"
         (OVERVIEW, "API: messages conflated", "conflated"),
         (OVERVIEW, "Signal: error ratios", "refused /ingest requests"),
         (API, "Connections refused per minute by reason", "origin"),
-        (PRODUCER, "Rows rejected per minute", "rejected rows"),
+        (PRODUCER, "Rows rejected per minute by reason", "missing_field"),
+        (PRODUCER, "Rows rejected per minute by reason", "wrong_type"),
+        (API, "Records refused per minute by reason", "not_json"),
     ],
 )
 def test_the_faults_and_the_flow_show_on_their_panels(

@@ -12,15 +12,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from cryptopulse_common.contract import DEFAULT_COIN_IDS, TICK_SCHEMA_FIELD, TICKS_TOPIC, Tick
+from cryptopulse_common.contract import (
+    DEFAULT_COIN_IDS,
+    TICK_SCHEMA_FIELD,
+    TICKS_TOPIC,
+    TOPIC_CONFIGS,
+    Tick,
+)
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
 from cryptopulse_producer.kafka_client import connect_producer, producer_config
 from cryptopulse_producer.main import Producer, run
@@ -117,7 +124,13 @@ def test_coingecko_rows_arrive_as_ticks_and_bad_rows_are_skipped_and_counted(
     # 10 coins twice, minus the 5 spoiled rows of the first answer.
     assert len(records) == len(acknowledged) == 15
     assert {(r.key, r.value) for r in records} == {(a.key, a.value) for a in acknowledged}
-    assert registry.get_sample_value("cryptopulse_producer_rows_rejected_total") == 7
+    rejected = {
+        reason: registry.get_sample_value(
+            "cryptopulse_producer_rows_rejected_total", {"reason": reason}
+        )
+        for reason in ("missing_field", "wrong_type", "out_of_range", "not_json")
+    }
+    assert rejected == {"missing_field": 2, "wrong_type": 2, "out_of_range": 1, "not_json": 2}
     assert registry.get_sample_value("cryptopulse_producer_ticks_sent_total") == 15
     served = {(row.get("id"), row.get("last_updated")): row for row in fake.served_rows}
     for record in records:
@@ -219,7 +232,7 @@ def test_missing_topic_is_created_with_partitions_and_retention(kafka_broker: Lo
     settings = settings_for(
         kafka_broker, producer_topic_partitions=4, producer_topic_retention_hours=2
     )
-    assert ensure_topic(settings, topic) is True
+    assert ensure_topic(settings, topic, TOPIC_CONFIGS[TICKS_TOPIC]) is True
     assert ensure_topic(settings, topic) is False
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
     try:
@@ -229,9 +242,29 @@ def test_missing_topic_is_created_with_partitions_and_retention(kafka_broker: Lo
         (by_name,) = [names[topic] for names in configs.values() if topic in names]
         assert "retention.ms" in by_name
         assert str(2 * 3600 * 1000) in str(by_name["retention.ms"])
+        assert "LogAppendTime" in str(by_name["message.timestamp.type"])
     finally:
         admin.delete_topics([topic])
         admin.close()
+
+
+def test_the_broker_stamps_each_tick_whatever_time_the_producer_claims(
+    kafka_broker: LocalKafka,
+) -> None:
+    """The ticks topic is LogAppendTime (the contract's TOPIC_CONFIGS, as the local broker
+    creates it): a producer whose clock says 2099 cannot set the record timestamp the stream
+    job bounds observed_at by (KAFKA-14991 shows producers sending such timestamps)."""
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers, acks="all")
+    try:
+        claimed = int(datetime(2099, 1, 1, tzinfo=UTC).timestamp() * 1000)
+        producer.send(TICKS_TOPIC, key=b"clock", value=b"{}", timestamp_ms=claimed).get(30)
+    finally:
+        producer.close()
+    before = time.time()
+    (record,) = [r for r in read_topic(kafka_broker.bootstrap_servers, start) if r.key == b"clock"]
+    assert record.timestamp_type == 1  # LogAppendTime
+    assert abs(record.timestamp / 1000 - before) < 300
 
 
 def test_sigterm_flushes_every_buffered_tick_before_exit(kafka_broker: LocalKafka) -> None:

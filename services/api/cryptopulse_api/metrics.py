@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from cryptopulse_common import metric_catalog as catalog
+from cryptopulse_common.contract import AGGREGATE_REJECT_REASONS, refusals
 from cryptopulse_common.metric_catalog import counter, gauge, histogram
 
 INGEST_STATUSES = ("accepted", "duplicate", "invalid", "too_large", "unauthorized")
@@ -44,6 +46,13 @@ class ApiMetrics:
         for status in INGEST_STATUSES:
             self.ingest_requests.labels(status)
         self.ingest_records = counter(catalog.INGEST_RECORDS, registry)
+        self.ingest_records_refused = counter(catalog.INGEST_RECORDS_REFUSED, registry)
+        for reason in AGGREGATE_REJECT_REASONS:
+            self.ingest_records_refused.labels(reason)
+        # Set by the market state with set_function.
+        self.market_coins = gauge(catalog.MARKET_COINS, registry)
+        self.market_coins_forgotten = counter(catalog.MARKET_COINS_FORGOTTEN, registry)
+        self.market_records_over_limit = counter(catalog.MARKET_RECORDS_OVER_LIMIT, registry)
         self.ingest_duplicates = counter(catalog.INGEST_DUPLICATES, registry)
         self.kafka_messages = counter(catalog.FANOUT_KAFKA_MESSAGES, registry)
         for status in KAFKA_STATUSES:
@@ -51,3 +60,14 @@ class ApiMetrics:
         self.request_latency = histogram(catalog.HTTP_REQUEST_DURATION, registry, LATENCY_BUCKETS)
         for method, route in ROUTES:
             self.request_latency.labels(method, route)
+
+    def count_refused(self, error: ValidationError) -> None:
+        """Count each refused record once, by the reason of its first error (``data.<i>...``);
+        an error outside the records (the envelope) counts once."""
+        first: dict[str, str] = {}
+        for refusal in refusals(error):
+            parts = refusal.location.split(".")
+            key = parts[1] if len(parts) > 1 and parts[0] == "data" else "envelope"
+            first.setdefault(key, refusal.reason)
+        for reason in first.values():
+            self.ingest_records_refused.labels(reason).inc()

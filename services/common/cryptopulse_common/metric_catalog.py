@@ -24,6 +24,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from cryptopulse_common.rules import AGGREGATE_REJECT_REASONS, TICK_REJECT_REASONS
+
 # No ``<name>_created`` series next to every counter and histogram: in the text format Prometheus
 # scrapes they are separate gauges of a Unix time that no query here reads, doubling the series.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
@@ -103,6 +105,17 @@ def _spec(
 
 
 _QUERY = Label("query", f"the streaming query ({AGGREGATES_QUERY} or {DEAD_LETTERS_QUERY})")
+# The contract's reason codes (cryptopulse_common.rules, docs/contract.md): why a record was
+# refused, the first rule it breaks.
+_TICK_REASON = Label(
+    "reason",
+    "the tick contract's reason code (docs/contract.md): " + ", ".join(TICK_REJECT_REASONS),
+)
+_AGGREGATE_REASON = Label(
+    "reason",
+    "the aggregate contract's reason code of the record's first error (docs/contract.md): "
+    + ", ".join(AGGREGATE_REJECT_REASONS),
+)
 
 # --- producer ----------------------------------------------------------------------------------
 PRODUCER_FETCHES: Final = _spec(
@@ -157,7 +170,8 @@ PRODUCER_ROWS_REJECTED: Final = _spec(
     "counter",
     "producer",
     "rows",
-    "Source rows skipped because they do not match the documented shape or the contract.",
+    "Source rows skipped because they break the contract.",
+    _TICK_REASON,
 )
 PRODUCER_TICKS_SENT: Final = _spec(
     "cryptopulse_producer_ticks_sent_total",
@@ -281,22 +295,41 @@ STREAM_MALFORMED_RECORDS: Final = _spec(
     "counter",
     "stream",
     "messages",
-    "Messages sent to the dead-letter topic.",
-    Label("reason", "the first rule of the tick contract the message breaks"),
+    "Tick messages refused and sent to the dead-letter topic.",
+    _TICK_REASON,
+)
+STREAM_RECORDS_REFUSED: Final = _spec(
+    "cryptopulse_stream_records_refused_total",
+    "counter",
+    "stream",
+    "records",
+    "Aggregate records the contract check or /ingest (422) refused, sent to the dead-letter "
+    "topic instead.",
+    _AGGREGATE_REASON,
 )
 STREAM_SINK_RETRIES: Final = _spec(
     "cryptopulse_stream_sink_retries_total",
     "counter",
     "stream",
     "requests",
-    "POSTs to /ingest retried after a failure.",
+    "POSTs to /ingest retried because it was unavailable (no connection, 5xx, 408, 429, 401, "
+    "403, 404).",
 )
 STREAM_SINK_ERRORS: Final = _spec(
     "cryptopulse_stream_sink_errors_total",
     "counter",
     "stream",
     "batches",
-    "Batches whose POST to /ingest failed after every attempt (Spark retries them).",
+    "Batches abandoned because the job stopped while /ingest was unavailable (Spark replays "
+    "them from the checkpoint on restart).",
+)
+STREAM_SINK_WAITING: Final = _spec(
+    "cryptopulse_stream_sink_waiting_seconds",
+    "gauge",
+    "stream",
+    "seconds",
+    "How long the current POST has waited for an unavailable /ingest, 0 while it answers (read "
+    "at scrape time).",
 )
 STREAM_RECORDS_POSTED: Final = _spec(
     "cryptopulse_stream_records_posted_total",
@@ -371,6 +404,36 @@ INGEST_RECORDS: Final = _spec(
     "records",
     "Aggregate records accepted by POST /ingest.",
 )
+INGEST_RECORDS_REFUSED: Final = _spec(
+    "cryptopulse_ingest_records_refused_total",
+    "counter",
+    "api",
+    "records",
+    "Aggregate records refused by POST /ingest (422) or on the aggregates topic.",
+    _AGGREGATE_REASON,
+)
+MARKET_COINS: Final = _spec(
+    "cryptopulse_market_coins",
+    "gauge",
+    "api",
+    "coins",
+    "Coins the market state holds, at most API_MAX_COINS (read at scrape time).",
+)
+MARKET_COINS_FORGOTTEN: Final = _spec(
+    "cryptopulse_market_coins_forgotten_total",
+    "counter",
+    "api",
+    "coins",
+    "Coins forgotten because their newest window fell API_COIN_IDLE_SECONDS behind the "
+    "market's newest.",
+)
+MARKET_RECORDS_OVER_LIMIT: Final = _spec(
+    "cryptopulse_market_records_over_coin_limit_total",
+    "counter",
+    "api",
+    "records",
+    "Records of a new coin neither kept nor broadcast because API_MAX_COINS coins are held.",
+)
 INGEST_DUPLICATES: Final = _spec(
     "cryptopulse_ingest_duplicates_total",
     "counter",
@@ -420,8 +483,10 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
     STREAM_LATE_ROWS_DROPPED,
     STREAM_WATERMARK_LAG,
     STREAM_MALFORMED_RECORDS,
+    STREAM_RECORDS_REFUSED,
     STREAM_SINK_RETRIES,
     STREAM_SINK_ERRORS,
+    STREAM_SINK_WAITING,
     STREAM_RECORDS_POSTED,
     STREAM_LAST_PROGRESS,
     WS_BROADCAST_LATENCY,
@@ -432,7 +497,11 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
     WS_QUEUED_MESSAGES,
     INGEST_REQUESTS,
     INGEST_RECORDS,
+    INGEST_RECORDS_REFUSED,
     INGEST_DUPLICATES,
+    MARKET_COINS,
+    MARKET_COINS_FORGOTTEN,
+    MARKET_RECORDS_OVER_LIMIT,
     FANOUT_KAFKA_MESSAGES,
     HTTP_REQUEST_DURATION,
 )

@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from cryptopulse_common.contract import TICKS_TOPIC, Tick
+from cryptopulse_common.display import format_change, format_price
 from cryptopulse_common.logs import configure, event
 from cryptopulse_common.ops_server import OpsServer
 from cryptopulse_producer.kafka_client import (
@@ -44,11 +45,13 @@ DROP_LOG_EVERY_SECONDS = 10.0
 
 
 def summary_line(ticks: list[Tick], limit: int = 3) -> str:
-    """``✓ BTC $97,123.45 (+1.23%)`` for the first few coins, as the original producer printed."""
+    """``✓ BTC $97,123.45 (+1.23%)`` for the first few coins, as the original producer printed;
+    a tiny price keeps its significant digits (``$0.00000001234``) and an unknown change reads
+    ``(—)``, never ``+0.00%``."""
     parts = []
     for tick in ticks[:limit]:
-        change = tick.price_change_percentage_24h or 0.0
-        parts.append(f"✓ {tick.symbol.upper()} ${tick.current_price:,.2f} ({change:+.2f}%)")
+        change = format_change(tick.price_change_percentage_24h)
+        parts.append(f"✓ {tick.symbol.upper()} ${format_price(tick.current_price)} ({change})")
     more = f" +{len(ticks) - limit} more" if len(ticks) > limit else ""
     return " ".join(parts) + more
 
@@ -255,12 +258,13 @@ class Producer:
         for row in result.rejected:
             event(
                 log,
-                f"skipping bad {source.name} row: {row.reason}",
+                f"skipping bad {source.name} row: {row.detail}",
                 logging.WARNING,
                 coin=row.coin_id,
+                reason=row.reason,
             )
+            self.metrics.rows_rejected.labels(row.reason).inc()
         self.metrics.ticks_fetched.inc(len(result.ticks))
-        self.metrics.rows_rejected.inc(len(result.rejected))
         for error in result.errors:
             event(log, f"✗ {error}", logging.WARNING, source=source.name)
         if result.ticks or not result.errors:

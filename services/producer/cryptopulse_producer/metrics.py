@@ -7,6 +7,7 @@ from typing import Final, Literal
 from prometheus_client import CollectorRegistry
 
 from cryptopulse_common import metric_catalog as catalog
+from cryptopulse_common.contract import TICK_REJECT_REASONS
 from cryptopulse_common.metric_catalog import counter, gauge, histogram
 
 FetchOutcome = Literal[
@@ -41,6 +42,8 @@ class ProducerMetrics:
         self.poll_interval = gauge(catalog.PRODUCER_POLL_INTERVAL, registry)
         self.ticks_fetched = counter(catalog.PRODUCER_TICKS_FETCHED, registry)
         self.rows_rejected = counter(catalog.PRODUCER_ROWS_REJECTED, registry)
+        for rejected in TICK_REJECT_REASONS:
+            self.rows_rejected.labels(rejected)
         self.ticks_sent = counter(catalog.PRODUCER_TICKS_SENT, registry)
         self.send_errors = counter(catalog.PRODUCER_SEND_ERRORS, registry)
         self.ticks_dropped = counter(catalog.PRODUCER_TICKS_DROPPED, registry)

@@ -12,26 +12,8 @@ from prometheus_client import CollectorRegistry
 from pyspark.sql.streaming.listener import StreamingQueryListener
 
 from cryptopulse_common import metric_catalog as catalog
+from cryptopulse_common.contract import AGGREGATE_REJECT_REASONS, TICK_REJECT_REASONS
 from cryptopulse_common.metric_catalog import counter, gauge, histogram
-
-DEAD_LETTER_REASONS = (
-    "not a JSON object",
-    "field types do not match the tick schema",
-    "unknown schema version",
-    "missing id",
-    "missing current_price",
-    "current_price must be > 0",
-    "missing last_updated",
-    "last_updated is not an ISO 8601 timestamp with a zone",
-)
-
-
-def reason_label(reason: str) -> str:
-    """Bounded label values: ``unknown schema version 7`` counts as ``unknown schema version``."""
-    for known in DEAD_LETTER_REASONS:
-        if reason.startswith(known):
-            return known
-    return "other"
 
 
 class StreamMetrics:
@@ -51,10 +33,15 @@ class StreamMetrics:
         self.late_rows_dropped = counter(catalog.STREAM_LATE_ROWS_DROPPED, registry)
         self.watermark_lag = gauge(catalog.STREAM_WATERMARK_LAG, registry)
         self.malformed_records = counter(catalog.STREAM_MALFORMED_RECORDS, registry)
-        for reason in (*DEAD_LETTER_REASONS, "other"):
+        for reason in TICK_REJECT_REASONS:
             self.malformed_records.labels(reason)
+        self.records_refused = counter(catalog.STREAM_RECORDS_REFUSED, registry)
+        for reason in AGGREGATE_REJECT_REASONS:
+            self.records_refused.labels(reason)
         self.sink_retries = counter(catalog.STREAM_SINK_RETRIES, registry)
         self.sink_errors = counter(catalog.STREAM_SINK_ERRORS, registry)
+        # Set by the sink with set_function.
+        self.sink_waiting = gauge(catalog.STREAM_SINK_WAITING, registry)
         self.records_posted = counter(catalog.STREAM_RECORDS_POSTED, registry)
         self.last_progress_time = gauge(catalog.STREAM_LAST_PROGRESS, registry)
 
