@@ -300,7 +300,7 @@ def alerts() -> list[Alert]:
         ),
         Alert(
             "CryptopulseStreamSinkWaiting",
-            f"{_ns(by('instance', sel(m.STREAM_SINK_WAITING, RELEASE), 'max'))} "
+            f"{by('namespace', sel(m.STREAM_SINK_WAITING, RELEASE), 'max')} "
             f"> {t.SINK_WAITING_SECONDS:g}",
             "5m",
             "warning",

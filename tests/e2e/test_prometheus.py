@@ -145,7 +145,15 @@ class Faults:
         auth = {"authorization": f"Bearer {TOKEN}"}
 
         def batch(records: int) -> dict[str, Any]:
-            return {"data": [aggregate(f"e2e-load-{i}", 1.0 + i) for i in range(records)]}
+            # A window of now: the API forgets on arrival a coin whose newest window is
+            # API_COIN_IDLE_SECONDS behind the market's newest (the stream job's, of now).
+            end = datetime.now(UTC).replace(microsecond=0)
+            window = {
+                "window_start": format_timestamp(end - timedelta(seconds=30)),
+                "window_end": format_timestamp(end),
+                "timestamp": format_timestamp(end - timedelta(seconds=1)),
+            }
+            return {"data": [aggregate(f"e2e-load-{i}", 1.0 + i, **window) for i in range(records)]}
 
         with httpx.Client(timeout=30, headers=auth) as client:
             # Its writer holds the second update waiting for the socket; two more fill its

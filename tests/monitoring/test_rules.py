@@ -239,6 +239,7 @@ CASES = [
         {s(m.STREAM_SINK_WAITING): "0+60x40", s(m.STREAM_SINK_RETRIES): "0+5x40"},
         "20m",
         fires=True,
+        value="20m 0s",
     ),
     Case(
         "CryptopulseStreamSinkWaiting",
