@@ -174,6 +174,15 @@ def _r(record: str, **labels: str) -> str:
     return sel(record, RELEASE, **labels)
 
 
+def _pods(metric: str, **labels: str) -> str:
+    """A kube-state-metrics pod series of the release, one per pod."""
+    matchers = "".join(f', {name}="{value}"' for name, value in labels.items())
+    return (
+        f'max by (namespace, pod) ({metric}{{namespace="$namespace", pod=~"{RELEASE_PODS}"'
+        f"{matchers}}})"
+    )
+
+
 def alerts() -> list[Alert]:
     silent = t.PRODUCER_SILENT_POLLS
     return [
@@ -366,11 +375,13 @@ def alerts() -> list[Alert]:
         ),
         Alert(
             "CryptopulsePodNotReady",
-            "max by (namespace, pod) (kube_pod_status_ready{"
-            f'namespace="$namespace", pod=~"{RELEASE_PODS}", condition="false"}}) == 1\n'
-            "and on (namespace, pod)\n"
-            "max by (namespace, pod) (kube_pod_status_phase{"
-            f'namespace="$namespace", pod=~"{RELEASE_PODS}", phase=~"Pending|Running"}}) == 1',
+            # kube-state-metrics exports kube_pod_status_ready only from a pod's Ready
+            # condition, which a pod not yet scheduled lacks: Pending is caught by its phase.
+            f"{_pods('kube_pod_status_phase', phase='Pending')} == 1\n"
+            "or\n(\n"
+            f"  {_pods('kube_pod_status_ready', condition='false')} == 1\n"
+            "  and on (namespace, pod)\n"
+            f"  {_pods('kube_pod_status_phase', phase='Running')} == 1\n)",
             "10m",
             "warning",
             "kubernetes",

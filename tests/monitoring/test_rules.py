@@ -323,6 +323,21 @@ CASES = [
     ),
     Case(
         "CryptopulsePodNotReady",
+        # kube-state-metrics exports kube_pod_status_ready only from a pod's Ready condition,
+        # which a pod the scheduler cannot place (CPU, memory, an unbound claim) does not have
+        # yet: its phase is the only sign.
+        "an API pod Pending, unschedulable (no Ready condition)",
+        {
+            ksm("kube_pod_status_phase", "cryptopulse-api-7d9f-x3", phase="Pending"): "1x40",
+            ksm("kube_pod_status_phase", "cryptopulse-api-7d9f-x3", phase="Running"): "0x40",
+            ksm("kube_pod_status_scheduled", "cryptopulse-api-7d9f-x3", condition="false"): "1x40",
+        },
+        "20m",
+        fires=True,
+        labels={"pod": "cryptopulse-api-7d9f-x3"},
+    ),
+    Case(
+        "CryptopulsePodNotReady",
         "a completed helm test pod, and another release's unready pod",
         {
             ksm("kube_pod_status_ready", "cryptopulse-test-api", condition="false"): "1x40",
