@@ -226,3 +226,28 @@ def test_unknown_change_is_kept_unknown_end_to_end(api: Api) -> None:
     response = httpx.post(f"{api.url}/ingest", json={"data": [labelled]})
     assert response.status_code == 422
     assert {item["reason"] for item in response.json()["detail"]} == {"inconsistent"}
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        # Year 1: the market's idle horizon (newest window - API_COIN_IDLE_SECONDS) overflowed
+        # Python's datetime, a 500 that kept the record in the snapshot.
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:30Z", "0001-01-01T00:00:05Z"),
+        # Read by Python's fromisoformat, not by the dashboard's Date.parse: 200 and broadcast,
+        # then dropped by every client.
+        ("20260810T142500Z", "20260810T142530Z", "20260810T142520Z"),
+        ("2026-W33-1T14:25:00Z", "2026-W33-1T14:25:30Z", "2026-W33-1T14:25:20Z"),
+    ],
+)
+def test_a_window_in_another_spelling_or_before_the_epoch_is_422_not_kept(
+    api: Api, window: tuple[str, str, str]
+) -> None:
+    start, end, moment = window
+    odd = aggregate("bitcoin", window_start=start, window_end=end, timestamp=moment)
+    response = httpx.post(f"{api.url}/ingest", json={"data": [odd]})
+    assert response.status_code == 422
+    reasons = {(tuple(item["loc"]), item["reason"]) for item in response.json()["detail"]}
+    assert (("data", 0, "window_start"), "bad_timestamp") in reasons
+    assert api.sample("cryptopulse_ingest_records_refused_total", {"reason": "bad_timestamp"}) == 1
+    assert httpx.get(f"{api.url}/api/snapshot").json()["data"] == []

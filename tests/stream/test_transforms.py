@@ -18,6 +18,7 @@ from cryptopulse_stream.transforms import (
     parse_ticks,
     window_aggregates,
 )
+from tests.support.spellings import ACCEPTED_TIMESTAMPS, REFUSED_TIMESTAMPS
 
 pytestmark = pytest.mark.spark
 
@@ -67,6 +68,29 @@ def test_parse_keeps_well_formed_ticks_with_millisecond_event_time(spark: Any) -
     }
 
 
+def test_spark_reads_exactly_the_timestamps_the_contract_reads(spark: Any) -> None:
+    """Spark's to_timestamp reads ``2026-5-1T12:00:05Z``, ``+2026-...``, a leading space and a
+    trailing newline, which the producer refuses; it refuses week dates and ``+23:59``, which
+    Python reads. Each spelling of tests/support/timestamps.json, as the source time and as the
+    event time, gets the producer's verdict."""
+    latest = "9999-12-31T23:59:59Z"
+    spellings = [(text, None) for text in ACCEPTED_TIMESTAMPS] + [
+        (text, "bad_timestamp") for text in REFUSED_TIMESTAMPS
+    ]
+    messages = [tick("bitcoin", 1.0, latest, last_updated=text) for text, _ in spellings] + [
+        tick("bitcoin", 1.0, text, last_updated="1970-01-01T00:00:00Z") for text, _ in spellings
+    ]
+    classified = classify_ticks(kafka_rows(spark, messages)).select("reason")
+    got = [row.reason for row in classified.collect()]
+    want = [reason for _, reason in spellings] * 2
+    wrong = [
+        (message["observed_at"], message["last_updated"], have)
+        for message, have, expected in zip(messages, got, want, strict=True)
+        if have != expected
+    ]
+    assert not wrong
+
+
 def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
     good = tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")
     cases = [
@@ -89,7 +113,7 @@ def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
         (
             {**good, "last_updated": "2026-08-10T14:25:20"},
             "bad_timestamp",
-            "not an ISO 8601 timestamp with a time zone",
+            "not an RFC 3339 timestamp (2026-05-01T12:00:05.123Z, a zone Z or +hh:mm)",
         ),
         ({**good, "observed_at": "14:25"}, "bad_timestamp", "observed_at: 14:25"),
         ({**good, "id": " \t"}, "missing_field", "id: is blank"),

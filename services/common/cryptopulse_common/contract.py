@@ -73,6 +73,15 @@ from cryptopulse_common.rules import (
     TICK_REJECT_REASONS as TICK_REJECT_REASONS,
 )
 from cryptopulse_common.rules import (
+    TIMESTAMP_END_MS as TIMESTAMP_END_MS,
+)
+from cryptopulse_common.rules import (
+    TIMESTAMP_MIN_MS as TIMESTAMP_MIN_MS,
+)
+from cryptopulse_common.rules import (
+    TIMESTAMP_PATTERN as TIMESTAMP_PATTERN,
+)
+from cryptopulse_common.rules import (
     Amount as Amount,
 )
 from cryptopulse_common.rules import (
@@ -203,7 +212,8 @@ class Tick(BaseModel):
     ``observed_at`` is the event time: when the producer saw the row (one clock for every coin of a
     poll). ``last_updated`` is the source's own time of its last update, kept as a field: it may
     lag (CoinGecko updates illiquid coins less often) but may not lead ``observed_at`` by more
-    than the clock-skew tolerance (reason ``source_time_ahead``). Both are ISO 8601 strings.
+    than the clock-skew tolerance (reason ``source_time_ahead``). Both are RFC 3339 strings
+    (``TIMESTAMP_PATTERN``).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, **FINITE)

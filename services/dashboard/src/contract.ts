@@ -88,9 +88,28 @@ function includes<T extends string>(labels: readonly T[], value: unknown): value
   return (labels as readonly unknown[]).includes(value);
 }
 
-/** Epoch milliseconds of an ISO 8601 timestamp, or NaN when it is not one. */
+/**
+ * The wire's one timestamp grammar, as `cryptopulse_common.contract` spells it (TIMESTAMP_PATTERN):
+ * an RFC 3339 date-time with upper-case T and Z, a fraction of up to nine digits and a zone Z or
+ * +hh:mm within ±18:00. Times lie within [TIMESTAMP_MIN_MS, TIMESTAMP_END_MS) (1970 to 9999).
+ * `tests/common/test_dashboard_contract.py` keeps these equal to the Python ones.
+ */
+export const TIMESTAMP_PATTERN = '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-7]):[0-5][0-9]|[+-]18:00)';
+export const TIMESTAMP_MIN_MS = 0;
+export const TIMESTAMP_END_MS = 253402300800000;
+const TIMESTAMP = new RegExp(`^(?:${TIMESTAMP_PATTERN})$`);
+
+/**
+ * Epoch milliseconds of a timestamp the contract reads, or NaN for anything else: Date.parse on
+ * its own also reads `2026-02-30` (as March 2), `24:00`, `+23:59`, dates before 1970 and
+ * `May 1, 2026`, none of which the API or the stream job accepts.
+ */
 export function timestampMillis(text: string): number {
-  return Date.parse(text);
+  if (!TIMESTAMP.test(text)) return Number.NaN;
+  const [year, month, day] = [text.slice(0, 4), text.slice(5, 7), text.slice(8, 10)].map(Number) as [number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const millis = Date.parse(text);
+  return day <= daysInMonth && millis >= TIMESTAMP_MIN_MS && millis < TIMESTAMP_END_MS ? millis : Number.NaN;
 }
 
 /**
@@ -131,12 +150,12 @@ export function validateAggregate(value: unknown): Aggregate | string {
   for (const field of TIMESTAMP_FIELDS) {
     const text = value[field];
     if (typeof text !== 'string' || Number.isNaN(timestampMillis(text))) {
-      return wrong(field, 'an ISO 8601 timestamp');
+      return wrong(field, 'an RFC 3339 timestamp');
     }
   }
   const sourceTime = value.last_updated;
   if (sourceTime !== null && (typeof sourceTime !== 'string' || Number.isNaN(timestampMillis(sourceTime)))) {
-    return wrong('last_updated', 'an ISO 8601 timestamp or null');
+    return wrong('last_updated', 'an RFC 3339 timestamp or null');
   }
   if (typeof value.window_open !== 'boolean') return wrong('window_open', 'true or false');
   const low = value.low as number;
