@@ -7,10 +7,18 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from cryptopulse_common.contract import Aggregate, DeadLetter, trend_label, volatility_label
+from cryptopulse_common.contract import (
+    Aggregate,
+    DeadLetter,
+    Tick,
+    refusals,
+    trend_label,
+    volatility_label,
+)
 from cryptopulse_stream.transforms import (
     AGGREGATE_COLUMNS,
     classify_ticks,
@@ -89,6 +97,25 @@ def test_spark_reads_exactly_the_timestamps_the_contract_reads(spark: Any) -> No
         if have != expected
     ]
     assert not wrong
+
+
+def test_spark_calls_blank_exactly_the_ids_the_contract_calls_blank(spark: Any) -> None:
+    """Java's ``$`` also matches before a final line terminator, and Java's line terminators
+    include U+0085, U+2028 and U+2029: an id of one of them was dead-lettered as blank by the
+    stream job while the producer and the API (Python's ``re``) accept it. Each text gets the
+    producer's verdict."""
+    texts = [" \t", "\n", "\r\n", " \u000b\f", "\u0085", "\u2028", "\u2029", " \u2028"]
+    texts += ["\u00a0", "\u200b", "\u3000", "a\n", "\u2028a", "btc"]
+    want = []
+    for text in texts:
+        try:
+            Tick.model_validate(tick(text, 1.0, "2026-08-10T14:25:20Z"))
+            want.append(None)
+        except ValidationError as error:
+            want.append(refusals(error)[0].reason)
+    messages = [tick(text, 1.0, "2026-08-10T14:25:20Z") for text in texts]
+    got = [row.reason for row in classify_ticks(kafka_rows(spark, messages)).collect()]
+    assert list(zip(texts, got, strict=True)) == list(zip(texts, want, strict=True))
 
 
 def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:

@@ -66,9 +66,18 @@ DETAIL = "detail"
 RAW_VALUE = "raw_value"
 # The Kafka record timestamp (LogAppendTime on the ticks topic: the broker's clock).
 KAFKA_TIMESTAMP = "timestamp"
-# The contract's timestamp grammar, matched against the whole text: Java's "$" would also match
-# before a final line terminator, its "\\z" only at the very end.
-_WHOLE_TIMESTAMP = f"^(?:{TIMESTAMP_PATTERN})\\z"
+
+
+def _whole(pattern: str) -> str:
+    """``pattern`` matched against the whole text by rlike: Java's ``$`` would also match before
+    a final line terminator (``\\n``, ``\\r``, U+0085, U+2028, U+2029), its ``\\z`` only at
+    the very end, as Python's ``re.fullmatch``."""
+    return f"^(?:{pattern})\\z"
+
+
+# The contract's timestamp grammar and its blank text, matched against the whole text.
+_WHOLE_TIMESTAMP = _whole(TIMESTAMP_PATTERN)
+_WHOLE_BLANK = _whole(BLANK_TEXT)
 _INFINITY = float("inf")
 
 
@@ -153,7 +162,7 @@ def _field_rules() -> list[Rule]:
                     F.lit(f"{wire}: longer than {MAX_TEXT_LENGTH} characters"),
                 ),
                 (
-                    column.rlike(f"^{BLANK_TEXT}$"),
+                    column.rlike(_WHOLE_BLANK),
                     "missing_field",
                     F.lit(f"{wire}: is blank"),
                 ),
