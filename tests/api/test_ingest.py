@@ -251,3 +251,34 @@ def test_a_window_in_another_spelling_or_before_the_epoch_is_422_not_kept(
     assert (("data", 0, "window_start"), "bad_timestamp") in reasons
     assert api.sample("cryptopulse_ingest_records_refused_total", {"reason": "bad_timestamp"}) == 1
     assert httpx.get(f"{api.url}/api/snapshot").json()["data"] == []
+
+
+def test_a_sample_count_json_cannot_carry_is_422_and_every_client_keeps_its_snapshot(
+    api: Api,
+) -> None:
+    """``"samples": 1e30`` written as an integer was accepted (200), then orjson could not encode
+    it (64-bit integers only): the broadcast failed, /api/snapshot and /api/history answered 500
+    and every new WebSocket client was closed without a snapshot until the coin was forgotten.
+    Counts stop at 2**53 - 1, the largest integer I-JSON (RFC 7493, 2.2) and the browser read
+    exactly."""
+    largest = aggregate("bitcoin", samples=2**53 - 1)
+    for samples in (2**53, 10**30):
+        response = httpx.post(
+            f"{api.url}/ingest", json={"data": [aggregate("ethereum", samples=samples)]}
+        )
+        assert response.status_code == 422
+        assert [(item["loc"], item["reason"]) for item in response.json()["detail"]] == [
+            (["data", 0, "samples"], "out_of_range")
+        ]
+    assert api.sample("cryptopulse_ingest_records_refused_total", {"reason": "out_of_range"}) == 2
+    with connect(ws_url(api.url)) as ws:
+        ws.recv(timeout=5)
+        assert httpx.post(f"{api.url}/ingest", json={"data": [largest]}).status_code == 200
+        assert json.loads(ws.recv(timeout=5))["data"] == on_the_wire([largest])
+    snapshot = httpx.get(f"{api.url}/api/snapshot")
+    assert snapshot.status_code == 200
+    assert [r["samples"] for r in snapshot.json()["data"]] == [2**53 - 1]
+    history = httpx.get(f"{api.url}/api/history", params={"coin": "bitcoin"})
+    assert history.status_code == 200
+    with connect(ws_url(api.url)) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"

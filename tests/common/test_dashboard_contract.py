@@ -12,6 +12,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from cryptopulse_common.contract import (
     LEGACY_UPDATE_MESSAGE,
     MARKET_UPDATE_MESSAGE,
+    MAX_COUNT,
     MAX_MAGNITUDE,
     MIN_CHANGE_PERCENT,
     SNAPSHOT_MESSAGE,
@@ -60,6 +61,7 @@ def test_labels_message_types_and_bounds_are_the_same() -> None:
     assert ts_constant("MARKET_UPDATE_MESSAGE") == repr(MARKET_UPDATE_MESSAGE)
     assert ts_constant("LEGACY_UPDATE_MESSAGE") == repr(LEGACY_UPDATE_MESSAGE)
     assert float(ts_constant("MAX_MAGNITUDE")) == MAX_MAGNITUDE
+    assert int(ts_constant("MAX_COUNT")) == MAX_COUNT
     assert float(ts_constant("MIN_CHANGE_PERCENT")) == MIN_CHANGE_PERCENT
 
 

@@ -52,6 +52,9 @@ from cryptopulse_common.rules import (
     FINITE as FINITE,
 )
 from cryptopulse_common.rules import (
+    MAX_COUNT as MAX_COUNT,
+)
+from cryptopulse_common.rules import (
     MAX_MAGNITUDE as MAX_MAGNITUDE,
 )
 from cryptopulse_common.rules import (
@@ -309,7 +312,7 @@ class Aggregate(BaseModel):
     low: Price
     close: Price
     mean_price: Price
-    samples: int = Field(ge=1)
+    samples: int = Field(ge=1, le=MAX_COUNT, description="Ticks in the window.")
     change_24h: ChangePercent | None = Field(
         description="The source's 24 h change in percent; null when it does not know it."
     )

@@ -22,6 +22,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 # is a thousand times Bitcoin's in Vietnamese dong, and a window's sum of prices cannot overflow a
 # double (1e18 x 1e290 ticks). ``1e999`` and ``10**400`` overflow a double: non-finite.
 MAX_MAGNITUDE: Final = 1e18
+# A count (a window's samples) is at most 2**53 - 1: the largest integer I-JSON (RFC 7493,
+# section 2.2) lets a receiver read exactly, JavaScript's Number.MAX_SAFE_INTEGER. A larger one
+# such as 10**30 is valid JSON that orjson cannot encode (64-bit integers only).
+MAX_COUNT: Final = 2**53 - 1
 # A price change cannot be below -100 % (the price would be negative).
 MIN_CHANGE_PERCENT: Final = -100.0
 # Ids, symbols and names (CoinGecko's longest ids are under 100 characters).
@@ -82,6 +86,7 @@ REASON_DESCRIPTIONS: Final[dict[RejectReason, str]] = {
     "missing_field": "a required field is missing, null or empty",
     "non_finite_number": "a number is NaN, Infinity or -Infinity, or overflows a double (1e999)",
     "out_of_range": f"a number or text outside its bounds (price <= 0, |x| > {MAX_MAGNITUDE:g}, "
+    f"samples > {MAX_COUNT}, "
     f"change < {MIN_CHANGE_PERCENT:g} %, text over {MAX_TEXT_LENGTH} characters)",
     "bad_timestamp": "a timestamp that is not RFC 3339 (2026-05-01T12:00:05.123Z, a zone Z or "
     "+hh:mm) or not between 1970 and 9999",

@@ -20,10 +20,12 @@ export type TrendLabel = (typeof TREND_LABELS)[number];
 
 /**
  * Bounds of the numbers on the wire, as `cryptopulse_common.contract` sets them (MAX_MAGNITUDE,
- * MIN_CHANGE_PERCENT); `tests/common/test_dashboard_contract.py` keeps the two equal.
+ * MIN_CHANGE_PERCENT, MAX_COUNT: Number.MAX_SAFE_INTEGER, the largest integer read exactly);
+ * `tests/common/test_dashboard_contract.py` keeps the two equal.
  */
 export const MAX_MAGNITUDE = 1e18;
 export const MIN_CHANGE_PERCENT = -100;
+export const MAX_COUNT = 9007199254740991;
 
 /**
  * One coin over one event-time window. `change_24h` is null when the source does not know it,
@@ -130,7 +132,9 @@ export function validateAggregate(value: unknown): Aggregate | string {
       return wrong(field, `a number in (0, ${MAX_MAGNITUDE}]`);
     }
   }
-  if (!Number.isInteger(value.samples) || (value.samples as number) < 1) return wrong('samples', 'an integer >= 1');
+  if (!Number.isInteger(value.samples) || (value.samples as number) < 1 || (value.samples as number) > MAX_COUNT) {
+    return wrong('samples', `an integer in [1, ${MAX_COUNT}]`);
+  }
   const change = value.change_24h;
   if (change !== null && (!isFiniteNumber(change) || change < MIN_CHANGE_PERCENT || change > MAX_MAGNITUDE)) {
     return wrong('change_24h', `a number in [${MIN_CHANGE_PERCENT}, ${MAX_MAGNITUDE}] or null`);

@@ -47,6 +47,11 @@ describe('validateAggregate', () => {
     expect(validateAggregate(DOGECOIN)).toBe(DOGECOIN);
   });
 
+  it('accepts the largest count read exactly', () => {
+    const largest = { ...BITCOIN, samples: Number.MAX_SAFE_INTEGER };
+    expect(validateAggregate(largest)).toBe(largest);
+  });
+
   it('accepts an unknown change with unknown labels: unknown stays unknown', () => {
     const unknown = { ...BITCOIN, change_24h: null, volatility: null, trend: null };
     expect(validateAggregate(unknown)).toBe(unknown);
@@ -56,6 +61,9 @@ describe('validateAggregate', () => {
     ['coin', ''],
     ['samples', 1.5],
     ['samples', 0],
+    // 1e30 reads as an integer in JavaScript; the API refuses counts past MAX_COUNT.
+    ['samples', 1e30],
+    ['samples', 2 ** 53],
     ['market_cap', 'big'],
     ['market_cap', -1],
     ['volatility', 'Wild'],
