@@ -282,3 +282,17 @@ def test_a_sample_count_json_cannot_carry_is_422_and_every_client_keeps_its_snap
     assert history.status_code == 200
     with connect(ws_url(api.url)) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
+
+
+def test_a_boolean_price_or_count_is_422_not_one(api: Api) -> None:
+    """Lax validation read ``true`` as 1: a record of ``"price": true`` (open, high, low and close
+    1.0) was a $1.00 price on every screen."""
+    ones = {key: 1.0 for key in ("open", "high", "low", "close", "mean_price")}
+    for field, value in (("price", True), ("samples", True), ("volume_24h", False)):
+        record = aggregate("bitcoin", **ones) | {"price": 1.0, field: value}
+        response = httpx.post(f"{api.url}/ingest", json={"data": [record]})
+        assert response.status_code == 422
+        assert [(item["loc"], item["reason"]) for item in response.json()["detail"]] == [
+            (["data", 0, field], "wrong_type")
+        ]
+    assert httpx.get(f"{api.url}/api/snapshot").json()["data"] == []

@@ -348,3 +348,29 @@ def test_other_spellings_are_bad_timestamps_everywhere(text: str) -> None:
     assert [(r.location, r.reason) for r in refusals(aggregate_error.value)] == [
         ("last_updated", "bad_timestamp")
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (Tick, "current_price", True),
+        (Tick, "market_cap", False),
+        (Tick, "price_change_percentage_24h", True),
+        (Tick, "schema", True),
+        (Aggregate, "price", True),
+        (Aggregate, "volume_24h", True),
+        (Aggregate, "change_24h", False),
+        (Aggregate, "samples", True),
+    ],
+)
+def test_a_boolean_is_not_a_number(model: type[Tick | Aggregate], field: str, value: bool) -> None:
+    """pydantic's lax mode read ``true`` as 1 and ``false`` as 0: ``POST /ingest`` (and the API's
+    topic fan-out) took ``"price": true`` as a price of $1.00 and ``"samples": true`` as one
+    sample, where the producer (strict) and the stream job's Spark schema refuse a boolean as
+    wrong_type. A boolean is a wrong type wherever the contract wants a number, in either mode."""
+    record = {**(TICK if model is Tick else _aggregate()), field: value}
+    if model is Aggregate and field == "price":
+        record |= {key: 1.0 for key in ("open", "high", "low", "close", "mean_price")}
+    with pytest.raises(ValidationError) as error:
+        model.model_validate(record)
+    assert [(r.location, r.reason) for r in refusals(error.value)] == [(field, "wrong_type")]

@@ -97,6 +97,9 @@ from cryptopulse_common.rules import (
     ClockBound as ClockBound,
 )
 from cryptopulse_common.rules import (
+    Count as Count,
+)
+from cryptopulse_common.rules import (
     Price as Price,
 )
 from cryptopulse_common.rules import (
@@ -116,6 +119,9 @@ from cryptopulse_common.rules import (
 )
 from cryptopulse_common.rules import (
     not_blank as not_blank,
+)
+from cryptopulse_common.rules import (
+    not_boolean as not_boolean,
 )
 from cryptopulse_common.rules import (
     number_bounds as number_bounds,
@@ -237,8 +243,8 @@ class Tick(BaseModel):
     @field_validator("schema_version", mode="before")
     @classmethod
     def _null_is_absent(cls, value: object) -> object:
-        # "schema": null reads as no schema at all, as the stream job reads it.
-        return TICK_SCHEMA_VERSION if value is None else value
+        # "schema": null reads as no schema at all, as the stream job reads it; true is no number.
+        return TICK_SCHEMA_VERSION if value is None else not_boolean(value)
 
     @field_validator("schema_version")
     @classmethod
@@ -312,7 +318,7 @@ class Aggregate(BaseModel):
     low: Price
     close: Price
     mean_price: Price
-    samples: int = Field(ge=1, le=MAX_COUNT, description="Ticks in the window.")
+    samples: Count = Field(description="Ticks in the window.")
     change_24h: ChangePercent | None = Field(
         description="The source's 24 h change in percent; null when it does not know it."
     )

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # --- Bounds ---------------------------------------------------------------------------------
@@ -295,10 +303,20 @@ def not_blank(value: str) -> str:
     return value
 
 
+def not_boolean(value: object) -> object:
+    """Refuse ``true``/``false`` where a number belongs: pydantic's lax mode reads them as 1 and 0
+    (a price of $1.00), Spark's JSON schema refuses them (wrong_type)."""
+    if isinstance(value, bool):
+        raise refused("wrong_type", f"{str(value).lower()} is a boolean, not a number")
+    return value
+
+
+NOT_BOOLEAN: Final = BeforeValidator(not_boolean)
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(not_blank)]
-Price = Annotated[float, PRICE_BOUNDS, Field(**PRICE_BOUNDS.constraints())]
-Amount = Annotated[float, AMOUNT_BOUNDS, Field(**AMOUNT_BOUNDS.constraints())]
-ChangePercent = Annotated[float, CHANGE_BOUNDS, Field(**CHANGE_BOUNDS.constraints())]
+Price = Annotated[float, PRICE_BOUNDS, Field(**PRICE_BOUNDS.constraints()), NOT_BOOLEAN]
+Amount = Annotated[float, AMOUNT_BOUNDS, Field(**AMOUNT_BOUNDS.constraints()), NOT_BOOLEAN]
+ChangePercent = Annotated[float, CHANGE_BOUNDS, Field(**CHANGE_BOUNDS.constraints()), NOT_BOOLEAN]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT), NOT_BOOLEAN]
 
 
 def number_bounds(model: type[BaseModel]) -> dict[str, Bounds]:
