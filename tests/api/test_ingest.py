@@ -226,3 +226,73 @@ def test_unknown_change_is_kept_unknown_end_to_end(api: Api) -> None:
     response = httpx.post(f"{api.url}/ingest", json={"data": [labelled]})
     assert response.status_code == 422
     assert {item["reason"] for item in response.json()["detail"]} == {"inconsistent"}
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        # Year 1: the market's idle horizon (newest window - API_COIN_IDLE_SECONDS) overflowed
+        # Python's datetime, a 500 that kept the record in the snapshot.
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:30Z", "0001-01-01T00:00:05Z"),
+        # Read by Python's fromisoformat, not by the dashboard's Date.parse: 200 and broadcast,
+        # then dropped by every client.
+        ("20260810T142500Z", "20260810T142530Z", "20260810T142520Z"),
+        ("2026-W33-1T14:25:00Z", "2026-W33-1T14:25:30Z", "2026-W33-1T14:25:20Z"),
+    ],
+)
+def test_a_window_in_another_spelling_or_before_the_epoch_is_422_not_kept(
+    api: Api, window: tuple[str, str, str]
+) -> None:
+    start, end, moment = window
+    odd = aggregate("bitcoin", window_start=start, window_end=end, timestamp=moment)
+    response = httpx.post(f"{api.url}/ingest", json={"data": [odd]})
+    assert response.status_code == 422
+    reasons = {(tuple(item["loc"]), item["reason"]) for item in response.json()["detail"]}
+    assert (("data", 0, "window_start"), "bad_timestamp") in reasons
+    assert api.sample("cryptopulse_ingest_records_refused_total", {"reason": "bad_timestamp"}) == 1
+    assert httpx.get(f"{api.url}/api/snapshot").json()["data"] == []
+
+
+def test_a_sample_count_json_cannot_carry_is_422_and_every_client_keeps_its_snapshot(
+    api: Api,
+) -> None:
+    """``"samples": 1e30`` written as an integer was accepted (200), then orjson could not encode
+    it (64-bit integers only): the broadcast failed, /api/snapshot and /api/history answered 500
+    and every new WebSocket client was closed without a snapshot until the coin was forgotten.
+    Counts stop at 2**53 - 1, the largest integer I-JSON (RFC 7493, 2.2) and the browser read
+    exactly."""
+    largest = aggregate("bitcoin", samples=2**53 - 1)
+    for samples in (2**53, 10**30):
+        response = httpx.post(
+            f"{api.url}/ingest", json={"data": [aggregate("ethereum", samples=samples)]}
+        )
+        assert response.status_code == 422
+        assert [(item["loc"], item["reason"]) for item in response.json()["detail"]] == [
+            (["data", 0, "samples"], "out_of_range")
+        ]
+    assert api.sample("cryptopulse_ingest_records_refused_total", {"reason": "out_of_range"}) == 2
+    with connect(ws_url(api.url)) as ws:
+        ws.recv(timeout=5)
+        assert httpx.post(f"{api.url}/ingest", json={"data": [largest]}).status_code == 200
+        assert json.loads(ws.recv(timeout=5))["data"] == on_the_wire([largest])
+    snapshot = httpx.get(f"{api.url}/api/snapshot")
+    assert snapshot.status_code == 200
+    assert [r["samples"] for r in snapshot.json()["data"]] == [2**53 - 1]
+    history = httpx.get(f"{api.url}/api/history", params={"coin": "bitcoin"})
+    assert history.status_code == 200
+    with connect(ws_url(api.url)) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
+
+
+def test_a_boolean_price_or_count_is_422_not_one(api: Api) -> None:
+    """Lax validation read ``true`` as 1: a record of ``"price": true`` (open, high, low and close
+    1.0) was a $1.00 price on every screen."""
+    ones = {key: 1.0 for key in ("open", "high", "low", "close", "mean_price")}
+    for field, value in (("price", True), ("samples", True), ("volume_24h", False)):
+        record = aggregate("bitcoin", **ones) | {"price": 1.0, field: value}
+        response = httpx.post(f"{api.url}/ingest", json={"data": [record]})
+        assert response.status_code == 422
+        assert [(item["loc"], item["reason"]) for item in response.json()["detail"]] == [
+            (["data", 0, field], "wrong_type")
+        ]
+    assert httpx.get(f"{api.url}/api/snapshot").json()["data"] == []

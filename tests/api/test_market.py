@@ -127,3 +127,17 @@ def test_a_coin_without_a_window_for_the_idle_time_is_forgotten() -> None:
         assert httpx.post(f"{api.url}/ingest", json={"data": newcomer}).status_code == 200
         assert api.sample("cryptopulse_market_coins") == 2
         assert api.sample("cryptopulse_market_records_over_coin_limit_total") == 0
+
+
+def test_an_idle_time_longer_than_the_calendar_forgets_nothing_and_answers_200() -> None:
+    """API_COIN_IDLE_SECONDS of 1e12 s (31,700 years: "never forget") put the idle horizon
+    before year 1: every /ingest was a 500 after the record had entered the snapshot."""
+    with running_api(api_coin_idle_seconds=1e12) as api:
+        response = httpx.post(f"{api.url}/ingest", json={"data": [window(20, 0, 1.0)]})
+        assert response.status_code == 200
+        assert (
+            httpx.post(f"{api.url}/ingest", json={"data": [window(21, 0, 2.0)]}).status_code == 200
+        )
+        snapshot = httpx.get(f"{api.url}/api/snapshot").json()["data"]
+        assert [(r["coin_id"], r["price"]) for r in snapshot] == [("bitcoin", 2.0)]
+        assert api.sample("cryptopulse_market_coins_forgotten_total") == 0

@@ -27,6 +27,7 @@ from cryptopulse_common.contract import (
     volatility_label,
 )
 from cryptopulse_common.display import format_change, format_price
+from tests.support.spellings import ACCEPTED_TIMESTAMPS, REFUSED_TIMESTAMPS
 
 TICK = {
     "id": "bitcoin",
@@ -91,7 +92,7 @@ def test_timestamps_round_trip_with_milliseconds_and_zone() -> None:
     assert parse_timestamp("2026-08-10T14:25:20.123Z") == moment
     assert parse_timestamp("2026-08-10T14:25:20Z") == moment.replace(microsecond=0)
     assert parse_timestamp("2026-08-10T16:25:20+02:00") == moment.replace(microsecond=0)
-    with pytest.raises(ValueError, match="no time zone"):
+    with pytest.raises(ValueError, match="not an RFC 3339 timestamp"):
         parse_timestamp("2026-08-10T14:25:20")
 
 
@@ -313,3 +314,63 @@ def test_prices_in_logs_keep_their_significant_digits(price: float, text: str) -
 def test_an_unknown_change_reads_as_unknown_in_logs() -> None:
     assert format_change(None) == "—"
     assert format_change(1.234) == "+1.23%"
+
+
+@pytest.mark.parametrize("text", ACCEPTED_TIMESTAMPS)
+def test_rfc_3339_timestamps_are_read_by_every_model(text: str) -> None:
+    moment = parse_timestamp(text)
+    assert moment.tzinfo is not None
+    Tick.model_validate({**TICK, "last_updated": text, "observed_at": text})
+    Aggregate.model_validate(
+        {
+            **_aggregate(),
+            "window_start": text,
+            "timestamp": text,
+            "window_end": "9999-12-31T23:59:59.5Z",
+        }
+    )
+
+
+@pytest.mark.parametrize("text", REFUSED_TIMESTAMPS)
+def test_other_spellings_are_bad_timestamps_everywhere(text: str) -> None:
+    """Python 3.11's fromisoformat alone reads week dates, basic format, ``+0000``, ``+23:59``
+    and years before the epoch; the dashboard's Date.parse and Spark's to_timestamp disagree on
+    each (tests/support/timestamps.json): one grammar refuses them at every boundary."""
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_timestamp(text)
+    with pytest.raises(ValidationError) as tick_error:
+        Tick.model_validate({**TICK, "last_updated": text})
+    assert [(r.location, r.reason) for r in refusals(tick_error.value)] == [
+        ("last_updated", "bad_timestamp")
+    ]
+    with pytest.raises(ValidationError) as aggregate_error:
+        Aggregate.model_validate({**_aggregate(), "last_updated": text})
+    assert [(r.location, r.reason) for r in refusals(aggregate_error.value)] == [
+        ("last_updated", "bad_timestamp")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (Tick, "current_price", True),
+        (Tick, "market_cap", False),
+        (Tick, "price_change_percentage_24h", True),
+        (Tick, "schema", True),
+        (Aggregate, "price", True),
+        (Aggregate, "volume_24h", True),
+        (Aggregate, "change_24h", False),
+        (Aggregate, "samples", True),
+    ],
+)
+def test_a_boolean_is_not_a_number(model: type[Tick | Aggregate], field: str, value: bool) -> None:
+    """pydantic's lax mode read ``true`` as 1 and ``false`` as 0: ``POST /ingest`` (and the API's
+    topic fan-out) took ``"price": true`` as a price of $1.00 and ``"samples": true`` as one
+    sample, where the producer (strict) and the stream job's Spark schema refuse a boolean as
+    wrong_type. A boolean is a wrong type wherever the contract wants a number, in either mode."""
+    record = {**(TICK if model is Tick else _aggregate()), field: value}
+    if model is Aggregate and field == "price":
+        record |= {key: 1.0 for key in ("open", "high", "low", "close", "mean_price")}
+    with pytest.raises(ValidationError) as error:
+        model.model_validate(record)
+    assert [(r.location, r.reason) for r in refusals(error.value)] == [(field, "wrong_type")]

@@ -12,9 +12,13 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from cryptopulse_common.contract import (
     LEGACY_UPDATE_MESSAGE,
     MARKET_UPDATE_MESSAGE,
+    MAX_COUNT,
     MAX_MAGNITUDE,
     MIN_CHANGE_PERCENT,
     SNAPSHOT_MESSAGE,
+    TIMESTAMP_END_MS,
+    TIMESTAMP_MIN_MS,
+    TIMESTAMP_PATTERN,
     Aggregate,
     TrendLabel,
     VolatilityLabel,
@@ -57,4 +61,11 @@ def test_labels_message_types_and_bounds_are_the_same() -> None:
     assert ts_constant("MARKET_UPDATE_MESSAGE") == repr(MARKET_UPDATE_MESSAGE)
     assert ts_constant("LEGACY_UPDATE_MESSAGE") == repr(LEGACY_UPDATE_MESSAGE)
     assert float(ts_constant("MAX_MAGNITUDE")) == MAX_MAGNITUDE
+    assert int(ts_constant("MAX_COUNT")) == MAX_COUNT
     assert float(ts_constant("MIN_CHANGE_PERCENT")) == MIN_CHANGE_PERCENT
+
+
+def test_the_timestamp_grammar_and_range_are_the_same() -> None:
+    assert ts_constant("TIMESTAMP_PATTERN") == repr(TIMESTAMP_PATTERN)
+    assert int(ts_constant("TIMESTAMP_MIN_MS")) == TIMESTAMP_MIN_MS
+    assert int(ts_constant("TIMESTAMP_END_MS")) == TIMESTAMP_END_MS

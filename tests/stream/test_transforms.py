@@ -7,10 +7,18 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from cryptopulse_common.contract import Aggregate, DeadLetter, trend_label, volatility_label
+from cryptopulse_common.contract import (
+    Aggregate,
+    DeadLetter,
+    Tick,
+    refusals,
+    trend_label,
+    volatility_label,
+)
 from cryptopulse_stream.transforms import (
     AGGREGATE_COLUMNS,
     classify_ticks,
@@ -18,6 +26,7 @@ from cryptopulse_stream.transforms import (
     parse_ticks,
     window_aggregates,
 )
+from tests.support.spellings import ACCEPTED_TIMESTAMPS, REFUSED_TIMESTAMPS
 
 pytestmark = pytest.mark.spark
 
@@ -67,6 +76,48 @@ def test_parse_keeps_well_formed_ticks_with_millisecond_event_time(spark: Any) -
     }
 
 
+def test_spark_reads_exactly_the_timestamps_the_contract_reads(spark: Any) -> None:
+    """Spark's to_timestamp reads ``2026-5-1T12:00:05Z``, ``+2026-...``, a leading space and a
+    trailing newline, which the producer refuses; it refuses week dates and ``+23:59``, which
+    Python reads. Each spelling of tests/support/timestamps.json, as the source time and as the
+    event time, gets the producer's verdict."""
+    latest = "9999-12-31T23:59:59Z"
+    spellings = [(text, None) for text in ACCEPTED_TIMESTAMPS] + [
+        (text, "bad_timestamp") for text in REFUSED_TIMESTAMPS
+    ]
+    messages = [tick("bitcoin", 1.0, latest, last_updated=text) for text, _ in spellings] + [
+        tick("bitcoin", 1.0, text, last_updated="1970-01-01T00:00:00Z") for text, _ in spellings
+    ]
+    classified = classify_ticks(kafka_rows(spark, messages)).select("reason")
+    got = [row.reason for row in classified.collect()]
+    want = [reason for _, reason in spellings] * 2
+    wrong = [
+        (message["observed_at"], message["last_updated"], have)
+        for message, have, expected in zip(messages, got, want, strict=True)
+        if have != expected
+    ]
+    assert not wrong
+
+
+def test_spark_calls_blank_exactly_the_ids_the_contract_calls_blank(spark: Any) -> None:
+    """Java's ``$`` also matches before a final line terminator, and Java's line terminators
+    include U+0085, U+2028 and U+2029: an id of one of them was dead-lettered as blank by the
+    stream job while the producer and the API (Python's ``re``) accept it. Each text gets the
+    producer's verdict."""
+    texts = [" \t", "\n", "\r\n", " \u000b\f", "\u0085", "\u2028", "\u2029", " \u2028"]
+    texts += ["\u00a0", "\u200b", "\u3000", "a\n", "\u2028a", "btc"]
+    want = []
+    for text in texts:
+        try:
+            Tick.model_validate(tick(text, 1.0, "2026-08-10T14:25:20Z"))
+            want.append(None)
+        except ValidationError as error:
+            want.append(refusals(error)[0].reason)
+    messages = [tick(text, 1.0, "2026-08-10T14:25:20Z") for text in texts]
+    got = [row.reason for row in classify_ticks(kafka_rows(spark, messages)).collect()]
+    assert list(zip(texts, got, strict=True)) == list(zip(texts, want, strict=True))
+
+
 def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
     good = tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")
     cases = [
@@ -89,7 +140,7 @@ def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
         (
             {**good, "last_updated": "2026-08-10T14:25:20"},
             "bad_timestamp",
-            "not an ISO 8601 timestamp with a time zone",
+            "not an RFC 3339 timestamp (2026-05-01T12:00:05.123Z, a zone Z or +hh:mm)",
         ),
         ({**good, "observed_at": "14:25"}, "bad_timestamp", "observed_at: 14:25"),
         ({**good, "id": " \t"}, "missing_field", "id: is blank"),

@@ -48,7 +48,12 @@ class MarketState:
         self._history_windows = history_windows
         self._update_type = update_type
         self._max_coins = max_coins
-        self._idle = timedelta(seconds=idle_seconds)
+        # A longer idle time than timedelta holds (inf, 1e14 s) means never: the longest one.
+        self._idle = (
+            timedelta.max
+            if idle_seconds >= timedelta.max.total_seconds()
+            else timedelta(seconds=idle_seconds)
+        )
         self._on_forgotten = on_forgotten or (lambda count: None)
         self._on_over_limit = on_over_limit or (lambda count: None)
         self._latest: dict[str, tuple[Rank, Aggregate]] = {}
@@ -91,7 +96,10 @@ class MarketState:
         returns how many."""
         if self._newest_window is None:
             return 0
-        horizon = self._newest_window - self._idle
+        try:
+            horizon = self._newest_window - self._idle
+        except OverflowError:  # before year 1: no window is that old
+            return 0
         idle = [coin for coin, (key, _record) in self._latest.items() if key[0] < horizon]
         for coin in idle:
             del self._latest[coin]

@@ -52,6 +52,9 @@ from cryptopulse_common.rules import (
     FINITE as FINITE,
 )
 from cryptopulse_common.rules import (
+    MAX_COUNT as MAX_COUNT,
+)
+from cryptopulse_common.rules import (
     MAX_MAGNITUDE as MAX_MAGNITUDE,
 )
 from cryptopulse_common.rules import (
@@ -73,6 +76,15 @@ from cryptopulse_common.rules import (
     TICK_REJECT_REASONS as TICK_REJECT_REASONS,
 )
 from cryptopulse_common.rules import (
+    TIMESTAMP_END_MS as TIMESTAMP_END_MS,
+)
+from cryptopulse_common.rules import (
+    TIMESTAMP_MIN_MS as TIMESTAMP_MIN_MS,
+)
+from cryptopulse_common.rules import (
+    TIMESTAMP_PATTERN as TIMESTAMP_PATTERN,
+)
+from cryptopulse_common.rules import (
     Amount as Amount,
 )
 from cryptopulse_common.rules import (
@@ -83,6 +95,9 @@ from cryptopulse_common.rules import (
 )
 from cryptopulse_common.rules import (
     ClockBound as ClockBound,
+)
+from cryptopulse_common.rules import (
+    Count as Count,
 )
 from cryptopulse_common.rules import (
     Price as Price,
@@ -104,6 +119,9 @@ from cryptopulse_common.rules import (
 )
 from cryptopulse_common.rules import (
     not_blank as not_blank,
+)
+from cryptopulse_common.rules import (
+    not_boolean as not_boolean,
 )
 from cryptopulse_common.rules import (
     number_bounds as number_bounds,
@@ -203,7 +221,8 @@ class Tick(BaseModel):
     ``observed_at`` is the event time: when the producer saw the row (one clock for every coin of a
     poll). ``last_updated`` is the source's own time of its last update, kept as a field: it may
     lag (CoinGecko updates illiquid coins less often) but may not lead ``observed_at`` by more
-    than the clock-skew tolerance (reason ``source_time_ahead``). Both are ISO 8601 strings.
+    than the clock-skew tolerance (reason ``source_time_ahead``). Both are RFC 3339 strings
+    (``TIMESTAMP_PATTERN``).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, **FINITE)
@@ -224,8 +243,8 @@ class Tick(BaseModel):
     @field_validator("schema_version", mode="before")
     @classmethod
     def _null_is_absent(cls, value: object) -> object:
-        # "schema": null reads as no schema at all, as the stream job reads it.
-        return TICK_SCHEMA_VERSION if value is None else value
+        # "schema": null reads as no schema at all, as the stream job reads it; true is no number.
+        return TICK_SCHEMA_VERSION if value is None else not_boolean(value)
 
     @field_validator("schema_version")
     @classmethod
@@ -299,7 +318,7 @@ class Aggregate(BaseModel):
     low: Price
     close: Price
     mean_price: Price
-    samples: int = Field(ge=1)
+    samples: Count = Field(description="Ticks in the window.")
     change_24h: ChangePercent | None = Field(
         description="The source's 24 h change in percent; null when it does not know it."
     )

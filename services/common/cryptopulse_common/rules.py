@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # --- Bounds ---------------------------------------------------------------------------------
@@ -22,6 +30,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 # is a thousand times Bitcoin's in Vietnamese dong, and a window's sum of prices cannot overflow a
 # double (1e18 x 1e290 ticks). ``1e999`` and ``10**400`` overflow a double: non-finite.
 MAX_MAGNITUDE: Final = 1e18
+# A count (a window's samples) is at most 2**53 - 1: the largest integer I-JSON (RFC 7493,
+# section 2.2) lets a receiver read exactly, JavaScript's Number.MAX_SAFE_INTEGER. A larger one
+# such as 10**30 is valid JSON that orjson cannot encode (64-bit integers only).
+MAX_COUNT: Final = 2**53 - 1
 # A price change cannot be below -100 % (the price would be negative).
 MIN_CHANGE_PERCENT: Final = -100.0
 # Ids, symbols and names (CoinGecko's longest ids are under 100 characters).
@@ -82,8 +94,10 @@ REASON_DESCRIPTIONS: Final[dict[RejectReason, str]] = {
     "missing_field": "a required field is missing, null or empty",
     "non_finite_number": "a number is NaN, Infinity or -Infinity, or overflows a double (1e999)",
     "out_of_range": f"a number or text outside its bounds (price <= 0, |x| > {MAX_MAGNITUDE:g}, "
+    f"samples > {MAX_COUNT}, "
     f"change < {MIN_CHANGE_PERCENT:g} %, text over {MAX_TEXT_LENGTH} characters)",
-    "bad_timestamp": "a timestamp that is not ISO 8601 with a time zone",
+    "bad_timestamp": "a timestamp that is not RFC 3339 (2026-05-01T12:00:05.123Z, a zone Z or "
+    "+hh:mm) or not between 1970 and 9999",
     "inconsistent": "fields that contradict each other (low above high, window_start not "
     "before window_end, timestamp outside its window, a label without a change)",
     "source_time_ahead": "a tick's last_updated ahead of its observed_at by more than the "
@@ -152,24 +166,54 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_timestamp(text: str) -> datetime:
-    """Parse ISO 8601 with or without fractional seconds; a zone is required.
+# The one timestamp grammar of the wire: RFC 3339 date-time (section 5.6; upper-case ``T`` and
+# ``Z``, as its NOTE lets a specification require), fractions up to nanoseconds, a zone ``Z`` or
+# ``+hh:mm`` within +-18:00 (Java's ZoneOffset range, which Spark's to_timestamp reads). Python's
+# fromisoformat alone also reads week dates, basic format, ``+0000`` and ``+23:59``; Spark's
+# to_timestamp alone reads ``2026-5-1``, a leading ``+`` or space and a trailing newline;
+# JavaScript's Date.parse alone reads ``2026-02-30`` and ``24:00``. Spelled once for the three: a
+# regular expression Python's re, Java's Pattern and JavaScript's RegExp read alike (ASCII digits
+# only), matched against the whole text. The dashboard's contract.ts copies it (kept equal by
+# tests/common/test_dashboard_contract.py).
+TIMESTAMP_PATTERN: Final = (
+    "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?"
+    "(Z|[+-](0[0-9]|1[0-7]):[0-5][0-9]|[+-]18:00)"
+)
+# Times are within [1970-01-01T00:00:00Z, 10000-01-01T00:00:00Z), as epoch milliseconds: before
+# the Unix epoch Spark rebases dates to the Julian calendar and the API's idle horizon (a window
+# minus API_COIN_IDLE_SECONDS) leaves Python's datetime range.
+TIMESTAMP_MIN_MS: Final = 0
+TIMESTAMP_END_MS: Final = 253_402_300_800_000
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-    Raises ValueError for anything else (``yesterday``, a date without a zone).
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an RFC 3339 date-time (``2026-05-01T12:00:05.123Z``, ``...+02:00``) between 1970 and
+    the year 10000 (``TIMESTAMP_PATTERN``, ``TIMESTAMP_MIN_MS``, ``TIMESTAMP_END_MS``).
+
+    Raises ValueError for anything else (``yesterday``, no zone, a week date, ``2026-02-30``).
     """
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no time zone")
+    try:
+        if not _TIMESTAMP.fullmatch(text):
+            raise ValueError("another spelling")
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))  # 2026-02-30: ValueError
+        if not TIMESTAMP_MIN_MS <= (moment - _EPOCH) / timedelta(milliseconds=1) < TIMESTAMP_END_MS:
+            raise ValueError("out of range")
+    except ValueError:
+        raise ValueError(
+            f"{text[:80]!r} is not an RFC 3339 timestamp (2026-05-01T12:00:05.123Z, a zone Z or "
+            "+hh:mm) between 1970 and 9999"
+        ) from None
     return moment
 
 
 def timestamp_or_refuse(value: str) -> datetime:
     try:
         return parse_timestamp(value)
-    except ValueError:
-        raise refused(
-            "bad_timestamp", f"{value[:80]!r} is not an ISO 8601 timestamp with a time zone"
-        ) from None
+    except ValueError as error:
+        raise refused("bad_timestamp", str(error)) from None
 
 
 def refused(reason: RejectReason, message: str) -> PydanticCustomError:
@@ -259,10 +303,20 @@ def not_blank(value: str) -> str:
     return value
 
 
+def not_boolean(value: object) -> object:
+    """Refuse ``true``/``false`` where a number belongs: pydantic's lax mode reads them as 1 and 0
+    (a price of $1.00), Spark's JSON schema refuses them (wrong_type)."""
+    if isinstance(value, bool):
+        raise refused("wrong_type", f"{str(value).lower()} is a boolean, not a number")
+    return value
+
+
+NOT_BOOLEAN: Final = BeforeValidator(not_boolean)
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(not_blank)]
-Price = Annotated[float, PRICE_BOUNDS, Field(**PRICE_BOUNDS.constraints())]
-Amount = Annotated[float, AMOUNT_BOUNDS, Field(**AMOUNT_BOUNDS.constraints())]
-ChangePercent = Annotated[float, CHANGE_BOUNDS, Field(**CHANGE_BOUNDS.constraints())]
+Price = Annotated[float, PRICE_BOUNDS, Field(**PRICE_BOUNDS.constraints()), NOT_BOOLEAN]
+Amount = Annotated[float, AMOUNT_BOUNDS, Field(**AMOUNT_BOUNDS.constraints()), NOT_BOOLEAN]
+ChangePercent = Annotated[float, CHANGE_BOUNDS, Field(**CHANGE_BOUNDS.constraints()), NOT_BOOLEAN]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT), NOT_BOOLEAN]
 
 
 def number_bounds(model: type[BaseModel]) -> dict[str, Bounds]:

@@ -20,10 +20,12 @@ export type TrendLabel = (typeof TREND_LABELS)[number];
 
 /**
  * Bounds of the numbers on the wire, as `cryptopulse_common.contract` sets them (MAX_MAGNITUDE,
- * MIN_CHANGE_PERCENT); `tests/common/test_dashboard_contract.py` keeps the two equal.
+ * MIN_CHANGE_PERCENT, MAX_COUNT: Number.MAX_SAFE_INTEGER, the largest integer read exactly);
+ * `tests/common/test_dashboard_contract.py` keeps the two equal.
  */
 export const MAX_MAGNITUDE = 1e18;
 export const MIN_CHANGE_PERCENT = -100;
+export const MAX_COUNT = 9007199254740991;
 
 /**
  * One coin over one event-time window. `change_24h` is null when the source does not know it,
@@ -88,9 +90,28 @@ function includes<T extends string>(labels: readonly T[], value: unknown): value
   return (labels as readonly unknown[]).includes(value);
 }
 
-/** Epoch milliseconds of an ISO 8601 timestamp, or NaN when it is not one. */
+/**
+ * The wire's one timestamp grammar, as `cryptopulse_common.contract` spells it (TIMESTAMP_PATTERN):
+ * an RFC 3339 date-time with upper-case T and Z, a fraction of up to nine digits and a zone Z or
+ * +hh:mm within ±18:00. Times lie within [TIMESTAMP_MIN_MS, TIMESTAMP_END_MS) (1970 to 9999).
+ * `tests/common/test_dashboard_contract.py` keeps these equal to the Python ones.
+ */
+export const TIMESTAMP_PATTERN = '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-7]):[0-5][0-9]|[+-]18:00)';
+export const TIMESTAMP_MIN_MS = 0;
+export const TIMESTAMP_END_MS = 253402300800000;
+const TIMESTAMP = new RegExp(`^(?:${TIMESTAMP_PATTERN})$`);
+
+/**
+ * Epoch milliseconds of a timestamp the contract reads, or NaN for anything else: Date.parse on
+ * its own also reads `2026-02-30` (as March 2), `24:00`, `+23:59`, dates before 1970 and
+ * `May 1, 2026`, none of which the API or the stream job accepts.
+ */
 export function timestampMillis(text: string): number {
-  return Date.parse(text);
+  if (!TIMESTAMP.test(text)) return Number.NaN;
+  const [year, month, day] = [text.slice(0, 4), text.slice(5, 7), text.slice(8, 10)].map(Number) as [number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const millis = Date.parse(text);
+  return day <= daysInMonth && millis >= TIMESTAMP_MIN_MS && millis < TIMESTAMP_END_MS ? millis : Number.NaN;
 }
 
 /**
@@ -111,7 +132,9 @@ export function validateAggregate(value: unknown): Aggregate | string {
       return wrong(field, `a number in (0, ${MAX_MAGNITUDE}]`);
     }
   }
-  if (!Number.isInteger(value.samples) || (value.samples as number) < 1) return wrong('samples', 'an integer >= 1');
+  if (!Number.isInteger(value.samples) || (value.samples as number) < 1 || (value.samples as number) > MAX_COUNT) {
+    return wrong('samples', `an integer in [1, ${MAX_COUNT}]`);
+  }
   const change = value.change_24h;
   if (change !== null && (!isFiniteNumber(change) || change < MIN_CHANGE_PERCENT || change > MAX_MAGNITUDE)) {
     return wrong('change_24h', `a number in [${MIN_CHANGE_PERCENT}, ${MAX_MAGNITUDE}] or null`);
@@ -131,12 +154,12 @@ export function validateAggregate(value: unknown): Aggregate | string {
   for (const field of TIMESTAMP_FIELDS) {
     const text = value[field];
     if (typeof text !== 'string' || Number.isNaN(timestampMillis(text))) {
-      return wrong(field, 'an ISO 8601 timestamp');
+      return wrong(field, 'an RFC 3339 timestamp');
     }
   }
   const sourceTime = value.last_updated;
   if (sourceTime !== null && (typeof sourceTime !== 'string' || Number.isNaN(timestampMillis(sourceTime)))) {
-    return wrong('last_updated', 'an ISO 8601 timestamp or null');
+    return wrong('last_updated', 'an RFC 3339 timestamp or null');
   }
   if (typeof value.window_open !== 'boolean') return wrong('window_open', 'true or false');
   const low = value.low as number;

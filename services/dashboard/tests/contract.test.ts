@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   LEGACY_UPDATE_MESSAGE,
   MARKET_UPDATE_MESSAGE,
   parseServerMessage,
   SNAPSHOT_MESSAGE,
+  timestampMillis,
   validateAggregate,
 } from '../src/contract';
 import { BITCOIN, DOGECOIN, ETHEREUM, frame } from './fixtures';
@@ -45,6 +47,11 @@ describe('validateAggregate', () => {
     expect(validateAggregate(DOGECOIN)).toBe(DOGECOIN);
   });
 
+  it('accepts the largest count read exactly', () => {
+    const largest = { ...BITCOIN, samples: Number.MAX_SAFE_INTEGER };
+    expect(validateAggregate(largest)).toBe(largest);
+  });
+
   it('accepts an unknown change with unknown labels: unknown stays unknown', () => {
     const unknown = { ...BITCOIN, change_24h: null, volatility: null, trend: null };
     expect(validateAggregate(unknown)).toBe(unknown);
@@ -54,6 +61,9 @@ describe('validateAggregate', () => {
     ['coin', ''],
     ['samples', 1.5],
     ['samples', 0],
+    // 1e30 reads as an integer in JavaScript; the API refuses counts past MAX_COUNT.
+    ['samples', 1e30],
+    ['samples', 2 ** 53],
     ['market_cap', 'big'],
     ['market_cap', -1],
     ['volatility', 'Wild'],
@@ -83,5 +93,28 @@ describe('validateAggregate', () => {
     ['a timestamp outside its window', { timestamp: '2026-11-28T17:05:00.000Z' }, 'timestamp'],
   ])('rejects %s', (_what, change, field) => {
     expect(validateAggregate({ ...BITCOIN, ...change })).toMatch(`field ${field} should be`);
+  });
+});
+
+describe('timestampMillis', () => {
+  // The spellings every boundary judges alike (tests/support/timestamps.json at the repository
+  // root, read by the Python tests too): Date.parse alone reads 2026-02-30, 24:00, +23:59, dates
+  // before 1970 and loose forms the API refuses.
+  const spellings = JSON.parse(
+    readFileSync(new URL('../../../tests/support/timestamps.json', import.meta.url), 'utf8'),
+  ) as { accepted: string[]; refused: string[] };
+
+  it('reads every RFC 3339 date-time the contract reads, as Date.parse does', () => {
+    for (const text of spellings.accepted) expect([text, timestampMillis(text)]).toEqual([text, Date.parse(text)]);
+  });
+
+  it('refuses every other spelling, as the API and the stream job do', () => {
+    for (const text of spellings.refused) expect([text, timestampMillis(text)]).toEqual([text, Number.NaN]);
+  });
+
+  it('drops a record whose time the API would have refused, naming the field', () => {
+    const result = parseServerMessage(frame(MARKET_UPDATE_MESSAGE, [{ ...BITCOIN, last_updated: '2026-02-30T12:00:00Z' }]));
+    expect(result.message?.data).toEqual([]);
+    expect(result.problems[0]).toContain('field last_updated should be an RFC 3339 timestamp');
   });
 });

@@ -33,6 +33,9 @@ from cryptopulse_common.contract import (
     TICK_SCHEMA_VERSION,
     TICK_SOURCE_TIME_FIELD,
     TICK_TIMESTAMP_FIELDS,
+    TIMESTAMP_END_MS,
+    TIMESTAMP_MIN_MS,
+    TIMESTAMP_PATTERN,
     TREND_BANDS,
     TREND_BELOW_BANDS,
     VOLATILITY_ABOVE_BANDS,
@@ -63,14 +66,30 @@ DETAIL = "detail"
 RAW_VALUE = "raw_value"
 # The Kafka record timestamp (LogAppendTime on the ticks topic: the broker's clock).
 KAFKA_TIMESTAMP = "timestamp"
-# An ISO 8601 timestamp must carry its zone: Z or +hh:mm / +hhmm.
-_ZONE_SUFFIX = r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
+
+
+def _whole(pattern: str) -> str:
+    """``pattern`` matched against the whole text by rlike: Java's ``$`` would also match before
+    a final line terminator (``\\n``, ``\\r``, U+0085, U+2028, U+2029), its ``\\z`` only at
+    the very end, as Python's ``re.fullmatch``."""
+    return f"^(?:{pattern})\\z"
+
+
+# The contract's timestamp grammar and its blank text, matched against the whole text.
+_WHOLE_TIMESTAMP = _whole(TIMESTAMP_PATTERN)
+_WHOLE_BLANK = _whole(BLANK_TEXT)
 _INFINITY = float("inf")
 
 
 def _parsed_time(field: str) -> Column:
+    """The time of ``field``, or null where the contract refuses it (``bad_timestamp``)."""
     stamp = F.col(field)
-    return F.when(stamp.rlike(_ZONE_SUFFIX), F.try_to_timestamp(stamp))
+    moment = F.try_to_timestamp(stamp)
+    millis = F.unix_micros(moment) / 1000
+    return F.when(
+        stamp.rlike(_WHOLE_TIMESTAMP) & (millis >= TIMESTAMP_MIN_MS) & (millis < TIMESTAMP_END_MS),
+        moment,
+    )
 
 
 def _time_column(field: str) -> str:
@@ -128,7 +147,10 @@ def _field_rules() -> list[Rule]:
                     F.concat(
                         F.lit(f"{wire}: "),
                         column,
-                        F.lit(" is not an ISO 8601 timestamp with a time zone"),
+                        F.lit(
+                            " is not an RFC 3339 timestamp (2026-05-01T12:00:05.123Z, a zone Z or"
+                            " +hh:mm) between 1970 and 9999"
+                        ),
                     ),
                 )
             )
@@ -140,7 +162,7 @@ def _field_rules() -> list[Rule]:
                     F.lit(f"{wire}: longer than {MAX_TEXT_LENGTH} characters"),
                 ),
                 (
-                    column.rlike(f"^{BLANK_TEXT}$"),
+                    column.rlike(_WHOLE_BLANK),
                     "missing_field",
                     F.lit(f"{wire}: is blank"),
                 ),
