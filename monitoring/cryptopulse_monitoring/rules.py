@@ -360,14 +360,21 @@ def alerts() -> list[Alert]:
         ),
         Alert(
             "CryptopulseNoUpdatesToClients",
-            f"{_r(CONNECTIONS)} > 0\nand on (namespace)\n{_r(FRAMES)} == 0",
+            # An API that is down has no clients to count: like the producer's and the stream
+            # job's, its alert also fires when it exports nothing at all.
+            f"{_r(CONNECTIONS)} > 0\nand on (namespace)\n{_r(FRAMES)} == 0\n"
+            f"or absent({sel(m.WS_CONNECTIONS, RELEASE)})",
             "5m",
             "critical",
             "api",
             "No update reached any WebSocket client in {{ $labels.namespace }}",
             "Clients are connected but no update frame was written to any of them for 5 "
-            "minutes: every dashboard shows stale prices.",
-            "Follow the pipeline upstream: ingest_requests_total{status=accepted} (is the "
+            "minutes, or the API exports no metrics at all: every dashboard shows stale prices "
+            "or none.",
+            "No API metrics at all: the API is down or unreachable from Prometheus (kubectl "
+            "get pods -n {{ $labels.namespace }} -l app.kubernetes.io/component=api, its "
+            "ServiceMonitor). Otherwise follow the pipeline upstream: "
+            "ingest_requests_total{status=accepted} (is the "
             "stream job posting? see CryptopulseStreamStalled and CryptopulseStreamSinkWaiting),"
             " then the stream job's input rows (is the producer publishing? see "
             "CryptopulseProducerSilent). Batches accepted but no frames written means the "

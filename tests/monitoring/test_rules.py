@@ -305,6 +305,14 @@ CASES = [
     ),
     Case(
         "CryptopulseNoUpdatesToClients",
+        # No client can connect to an API that is down: it exports nothing at all.
+        "the API exports no metrics (down), the rest of the pipeline does",
+        {s(m.PRODUCER_POLL_INTERVAL): "30x40", s(m.STREAM_SINK_WAITING): "0+60x40"},
+        "20m",
+        fires=True,
+    ),
+    Case(
+        "CryptopulseNoUpdatesToClients",
         "no client connected",
         {s(m.WS_CONNECTIONS): "0x40", s(m.WS_BROADCAST_LATENCY.count): "100x40"},
         "20m",
