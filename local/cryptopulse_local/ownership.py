@@ -225,6 +225,20 @@ def stop_command(record: ProcessRecord) -> str:
     return f"kill {record.pid}"
 
 
+def wait_gone(process: psutil.Process, timeout: float) -> bool:
+    """Wait until ``process`` has exited (a zombie nobody reaped yet counts as exited: it holds
+    no port and runs nothing); True if it did within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def stop_recorded(record: ProcessRecord, timeout: float = 30.0) -> bool:
     """SIGTERM the recorded process, wait up to ``timeout`` s, then SIGKILL; only if it is still
     the recorded one. Returns True when it had to be killed."""
@@ -233,13 +247,11 @@ def stop_recorded(record: ProcessRecord, timeout: float = 30.0) -> bool:
     process = psutil.Process(record.pid)
     with contextlib.suppress(psutil.NoSuchProcess):
         process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
+        if wait_gone(process, timeout):
             return False
-        except psutil.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-            return True
+        process.kill()
+        wait_gone(process, 10)
+        return True
     return False
 
 

@@ -70,7 +70,7 @@ def run_check(check: Check, earlier: Sequence[CheckResult]) -> CheckResult:
     elapsed = time.monotonic() - started
     if not outcome:
         finding = Finding.failed(
-            f"no verdict within {check.timeout_seconds:.0f} s",
+            f"no verdict within {check.timeout_seconds:g} s",
             f"The {check.stage} does not answer in time; see its log. Give the check longer with "
             "--check-timeout on a loaded machine.",
         )
