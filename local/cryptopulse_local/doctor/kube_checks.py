@@ -416,7 +416,8 @@ def assess_targets(monitors: Sequence[Obj], targets: Obj | None) -> Finding:
                 )
             )
             continue
-        down = [t for t in mine if t.get("health") != "up"]
+        down = [t for t in mine if t.get("health") == "down"]
+        unknown = [t for t in mine if t.get("health") not in ("up", "down")]
         if down:
             first = down[0]
             findings.append(
@@ -426,6 +427,13 @@ def assess_targets(monitors: Sequence[Obj], targets: Obj | None) -> Finding:
                     "The pod does not answer /metrics on the monitored port: check the port name "
                     "and that the component exports metrics there.",
                     f"target: {first.get('scrapeUrl', '?')}",
+                )
+            )
+        elif unknown:
+            findings.append(
+                Finding.warned(
+                    f"{len(unknown)} of {len(mine)} targets of {label} are not scraped yet",
+                    "Wait one scrape interval (30 s by default) and run again.",
                 )
             )
         else:

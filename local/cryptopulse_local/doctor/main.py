@@ -44,7 +44,8 @@ def doctor(
     if options.kube:
         report = kube_report(options, out, progress)
     else:
-        from cryptopulse_local.doctor.local import LocalTarget, local_checks
+        from cryptopulse_local.doctor.local import local_checks
+        from cryptopulse_local.doctor.target import LocalTarget
 
         target = LocalTarget(local, producer, stream, api, dashboard_dir)
         checks, release = local_checks(target, options.check_timeout)
