@@ -10,6 +10,7 @@ the fix says and waits until the doctor passes again.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
@@ -232,6 +234,30 @@ def test_a_broker_left_by_an_earlier_run(pipeline: Pipeline) -> None:
             os.kill(orphan, signal.SIGKILL)
     pipeline.stages.kafka.start(topics=ALL_TOPICS)
     pipeline.restart_what_died()
+    pipeline.recovered()
+
+
+def test_a_checkpoint_whose_watermark_is_far_ahead(pipeline: Pipeline) -> None:
+    """The stream job's checkpoint as a tick stamped a day ahead leaves it: the watermark in
+    its newest offset log entry (Spark's OffsetSeqLog: ``v1``, the batch metadata, the offsets)
+    a day past the wall clock. The entry is put back as it was afterwards (the doctor's fix,
+    ``cryptopulse reset-watermark``, is issue 11's command)."""
+    pipeline.recovered()
+    pipeline.stages.stop("stream")
+    offsets = Path(pipeline.env["STREAM_CHECKPOINT_DIR"]) / "window_aggregates" / "offsets"
+    newest = max((p for p in offsets.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    original = newest.read_text()
+    lines = original.splitlines()
+    metadata = json.loads(lines[1])
+    metadata["batchWatermarkMs"] = int((time.time() + 86_400) * 1000)
+    newest.write_text("\n".join([lines[0], json.dumps(metadata), *lines[2:]]))
+    try:
+        run = pipeline.doctor()
+        found = assert_named(run, "stream", "cryptopulse reset-watermark")
+        assert "the watermark is 24.0 h ahead of the wall clock" in str(found["summary"])
+    finally:
+        newest.write_text(original)
+    pipeline.stages.start("stream")
     pipeline.recovered()
 
 

@@ -64,7 +64,10 @@ def test_a_killed_up_leaves_nothing_running(tmp_path: Path) -> None:
         pipeline.process.send_signal(signal.SIGKILL)  # no handler runs: only the kernel acts
         pipeline.process.wait()
         for record in children:
-            process = psutil.Process(record.pid)
+            try:
+                process = psutil.Process(record.pid)
+            except psutil.NoSuchProcess:
+                continue  # gone already
             assert wait_gone(process, STOP_DEADLINE_SECONDS), (
                 f"{record.describe()} outlived the killed up"
             )

@@ -104,3 +104,12 @@ def test_nothing_running_fails_at_kafka_first(tmp_path: Path) -> None:
         assert f"cryptopulse {name}" in run.check(name)["fix"], run.describe()
     assert run.check("processes")["status"] == "pass", run.describe()
     assert run.check("source")["status"] == "pass", run.describe()
+
+
+def test_kube_without_credentials_fails_with_what_to_set(tmp_path: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    run = run_doctor(env, "--kube")
+    assert run.code == 1
+    assert run.first_failure == "cluster", run.describe()
+    assert "kubeconfig" in run.check("cluster")["fix"]

@@ -159,10 +159,7 @@ def assess_pods(
         )
     findings = [assess_pod(pod, (logs or {}).get(name_of(pod), ()), kubectl) for pod in pods]
     ready = sum(1 for pod in pods if conditions(pod).get("Ready", {}).get("status") == "True")
-    return combine(
-        [*findings, Finding.passed("", f"{ready} of {len(pods)} pods Ready")],
-        f"{ready} of {len(pods)} pods Ready",
-    )
+    return combine(findings, f"{ready} of {len(pods)} pods Ready")
 
 
 # ------------------------------------------------------------------------------- Strimzi --

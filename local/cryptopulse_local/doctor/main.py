@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cryptopulse_api.settings import ApiSettings
-from cryptopulse_local.doctor.report import Report
+from cryptopulse_local.doctor.report import CheckResult, Finding, Report
 from cryptopulse_local.doctor.runner import Check, run_checks
 from cryptopulse_local.settings import LocalSettings
 from cryptopulse_producer.settings import ProducerSettings
@@ -64,9 +64,23 @@ def doctor(
 def kube_report(options: DoctorOptions, out: TextIO, progress: TextIO) -> Report:
     from cryptopulse_local.doctor.kube import KubeTarget, kube_checks
 
-    target = KubeTarget.connect(options.namespace, options.release)
+    try:
+        target = KubeTarget.connect(options.namespace, options.release)
+    except Exception as error:  # no kubeconfig, no in-cluster service account
+        return _run("kube", "Kubernetes", [_unreachable(error)], options, out, progress)
     checks = kube_checks(target, options.check_timeout)
     return _run("kube", target.describe(), checks, options, out, progress)
+
+
+def _unreachable(error: Exception) -> Check:
+    def run(_earlier: Sequence[CheckResult]) -> Finding:
+        return Finding.failed(
+            f"no Kubernetes credentials: {type(error).__name__}: {error}",
+            "Point the current kubeconfig context at the cluster (`kubectl config "
+            "current-context`; KUBECONFIG), or run in a pod with a service account.",
+        )
+
+    return Check("cluster", "kubernetes", run, 5.0)
 
 
 def _run(
