@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,9 +23,22 @@ def tools_dir() -> Path:
 
 
 def crds_dir() -> Path:
-    """``../shared/crds`` beside the repository, unless ``CRYPTOPULSE_CRDS_DIR`` says otherwise
-    (scripts/check-k8s.sh sets it, also finding shared/ beside the repository a clone came from)."""
-    return Path(os.environ.get("CRYPTOPULSE_CRDS_DIR", REPO_ROOT.parent / "shared" / "crds"))
+    """``../shared/crds`` beside the repository, unless ``CRYPTOPULSE_CRDS_DIR`` says otherwise;
+    failing both, ``shared/crds`` beside the local repository this clone came from (as
+    scripts/check-k8s.sh finds it for a throwaway clone)."""
+    if "CRYPTOPULSE_CRDS_DIR" in os.environ:
+        return Path(os.environ["CRYPTOPULSE_CRDS_DIR"])
+    beside = REPO_ROOT.parent / "shared" / "crds"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    from_origin = Path(origin).parent / "shared" / "crds" if origin else beside
+    return from_origin if from_origin.is_dir() else beside
 
 
 class ToolMissingError(RuntimeError):
