@@ -28,8 +28,9 @@ from typing import Any
 import psutil
 
 RUN_DIR_NAME = "run"
-# Start times are the kernel's (boot time + clock ticks); the same process always reads the same.
-_START_TIME_TOLERANCE_SECONDS = 0.05
+# Without the kernel's start ticks (not Linux), start times compare within this: psutil derives
+# them from the boot time, which moves when the wall clock is stepped.
+_START_TIME_TOLERANCE_SECONDS = 1.0
 
 
 def run_dir(state_dir: Path) -> Path:
@@ -48,6 +49,8 @@ class ProcessRecord:
     ports: tuple[int, ...]
     parent_pid: int
     parent_create_time: float | None
+    start_ticks: int | None = None
+    parent_start_ticks: int | None = None
 
     def describe(self) -> str:
         """``kafka (pid 4242, started 14:03:07)``."""
@@ -70,11 +73,37 @@ class LiveProcess:
     path: Path
 
 
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks after boot (``/proc/<pid>/stat`` field 22, proc(5)):
+    exact and fixed for its life, unlike a wall-clock start time. None off Linux or when gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+    try:
+        return int(fields[22 - 3])
+    except (IndexError, ValueError):
+        return None
+
+
 def _create_time(pid: int) -> float | None:
     try:
         return psutil.Process(pid).create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
+
+
+def _settled_cmdline(process: psutil.Process, timeout: float = 2.0) -> tuple[str, ...]:
+    """The command line once the kernel shows it: right after a fork-and-exec returns, a child's
+    ``/proc/<pid>/cmdline`` can read empty for a moment (the exec has not set up its arguments
+    yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cmdline = tuple(process.cmdline())
+        if cmdline or time.monotonic() > deadline:
+            return cmdline
+        time.sleep(0.01)
 
 
 def record_process(
@@ -95,11 +124,13 @@ def record_process(
         name=name,
         pid=pid,
         create_time=process.create_time(),
-        cmdline=tuple(process.cmdline()),
+        cmdline=_settled_cmdline(process),
         host=host,
         ports=tuple(ports),
         parent_pid=parent,
         parent_create_time=_create_time(parent),
+        start_ticks=start_ticks(pid),
+        parent_start_ticks=start_ticks(parent),
     )
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}-{pid}.json"
@@ -130,6 +161,10 @@ def _parse(data: dict[str, Any]) -> ProcessRecord:
         parent_create_time=(
             None if data.get("parent_create_time") is None else float(data["parent_create_time"])
         ),
+        start_ticks=None if data.get("start_ticks") is None else int(data["start_ticks"]),
+        parent_start_ticks=(
+            None if data.get("parent_start_ticks") is None else int(data["parent_start_ticks"])
+        ),
     )
 
 
@@ -145,14 +180,26 @@ def read_records(directory: Path) -> list[tuple[Path, ProcessRecord]]:
     return found
 
 
-def is_same_process(pid: int, create_time: float | None, cmdline: tuple[str, ...] | None) -> bool:
-    """True while ``pid`` is alive and is the process recorded (same start time and, when given,
-    the same command line): not a pid the kernel has since given to another process."""
-    if create_time is None:
+def is_same_process(
+    pid: int,
+    create_time: float | None,
+    cmdline: tuple[str, ...] | None,
+    ticks: int | None = None,
+) -> bool:
+    """True while ``pid`` is alive and is the process recorded (same start, in kernel ticks when
+    recorded, and, when given, the same command line): not a pid the kernel has since given to
+    another process."""
+    if create_time is None and ticks is None:
         return False
     try:
         process = psutil.Process(pid)
-        if abs(process.create_time() - create_time) > _START_TIME_TOLERANCE_SECONDS:
+        if ticks is not None:
+            if start_ticks(pid) != ticks:
+                return False
+        elif (
+            create_time is None
+            or abs(process.create_time() - create_time) > _START_TIME_TOLERANCE_SECONDS
+        ):
             return False
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
@@ -165,9 +212,11 @@ def live_processes(directory: Path) -> list[LiveProcess]:
     """The recorded processes that are still running, each marked orphaned or not."""
     live: list[LiveProcess] = []
     for path, record in read_records(directory):
-        if not is_same_process(record.pid, record.create_time, record.cmdline):
+        if not is_same_process(record.pid, record.create_time, record.cmdline, record.start_ticks):
             continue
-        parent_alive = is_same_process(record.parent_pid, record.parent_create_time, None)
+        parent_alive = is_same_process(
+            record.parent_pid, record.parent_create_time, None, record.parent_start_ticks
+        )
         live.append(LiveProcess(record, orphaned=not parent_alive, path=path))
     return live
 
@@ -176,7 +225,7 @@ def prune_records(directory: Path) -> int:
     """Remove the records of processes that are gone; returns how many."""
     removed = 0
     for path, record in read_records(directory):
-        if not is_same_process(record.pid, record.create_time, record.cmdline):
+        if not is_same_process(record.pid, record.create_time, record.cmdline, record.start_ticks):
             path.unlink(missing_ok=True)
             removed += 1
     return removed
@@ -242,7 +291,7 @@ def wait_gone(process: psutil.Process, timeout: float) -> bool:
 def stop_recorded(record: ProcessRecord, timeout: float = 30.0) -> bool:
     """SIGTERM the recorded process, wait up to ``timeout`` s, then SIGKILL; only if it is still
     the recorded one. Returns True when it had to be killed."""
-    if not is_same_process(record.pid, record.create_time, record.cmdline):
+    if not is_same_process(record.pid, record.create_time, record.cmdline, record.start_ticks):
         return False
     process = psutil.Process(record.pid)
     with contextlib.suppress(psutil.NoSuchProcess):

@@ -57,8 +57,9 @@ class Pipeline:
 
     def restart_what_died(self) -> list[str]:
         """Follow the doctor's fix for a stage that exited meanwhile: the stream job does not
-        outlive a broker away for longer than its sink's 30 s flush of the aggregates topic
-        (it fails the query and exits; a supervisor restarts it). Returns the stages started."""
+        outlive a broker away for longer than its sink's 30 s flush of the aggregates topic,
+        nor its topic deleted under a running query (the query fails and the job exits; a
+        supervisor restarts it). Returns the stages started."""
         started = []
         run = self.doctor()
         for name in ("producer", "stream", "api"):
@@ -280,4 +281,5 @@ def test_ticks_topic_deleted(pipeline: Pipeline) -> None:
         check=True,
         timeout=120,
     )
+    pipeline.restart_what_died()  # a query reading the deleted topic may have failed the job
     pipeline.recovered()

@@ -19,7 +19,9 @@ from cryptopulse_local.ownership import (
     live_processes,
     port_holders,
     prune_records,
+    read_records,
     record_process,
+    start_ticks,
     stop_orphans,
     wait_gone,
 )
@@ -60,11 +62,16 @@ def test_a_pid_given_to_another_process_is_not_ours(
 ) -> None:
     path = record_process(tmp_path, "api", sleeper.pid, (18000,), "127.0.0.1")
     record = json.loads(path.read_text())
-    record["create_time"] -= 3600  # the recorded process started an hour earlier: not this one
+    # The recorded process started an hour earlier (kernel ticks are 1/100 s): not this one.
+    record["create_time"] -= 3600
+    record["start_ticks"] -= 360_000
     path.write_text(json.dumps(record))
     assert live_processes(tmp_path) == []
     record = json.loads(path.read_text())
     record["create_time"] += 3600
+    record["start_ticks"] += 360_000
+    path.write_text(json.dumps(record))
+    assert len(live_processes(tmp_path)) == 1
     record["cmdline"] = ["java", "kafka.Kafka"]  # same start, another command: not ours either
     path.write_text(json.dumps(record))
     assert live_processes(tmp_path) == []
@@ -88,6 +95,14 @@ ORPHANING_PARENT = textwrap.dedent(
 )
 
 
+def _describe(pid: int) -> str:
+    try:
+        process = psutil.Process(pid)
+        return f"{process.status()} {process.cmdline()} ticks {start_ticks(pid)}"
+    except psutil.Error as error:
+        return repr(error)
+
+
 def test_an_orphan_is_found_and_stopped(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", ORPHANING_PARENT, str(tmp_path), "19092"],
@@ -98,7 +113,9 @@ def test_an_orphan_is_found_and_stopped(tmp_path: Path) -> None:
     )
     orphan = int(result.stdout.split()[-1])
     try:
-        [live] = live_processes(tmp_path)
+        found = live_processes(tmp_path)
+        assert len(found) == 1, ([r.cmdline for _p, r in read_records(tmp_path)], _describe(orphan))
+        [live] = found
         assert live.record.pid == orphan
         assert live.orphaned  # the parent that recorded it has exited
         said: list[str] = []

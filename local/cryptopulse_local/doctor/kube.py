@@ -138,6 +138,18 @@ class KubeTarget:
         items: list[Obj] = found.get("items", [])
         return items
 
+    def of_release(self, items: list[Obj]) -> list[Obj]:
+        """The objects of this release: a release of the same name in another namespace labels
+        its objects alike, so the release's namespace is read from Helm's
+        ``meta.helm.sh/release-namespace`` annotation (the object's own namespace without it)."""
+        kept = []
+        for item in items:
+            meta = item.get("metadata", {})
+            owner = (meta.get("annotations") or {}).get("meta.helm.sh/release-namespace")
+            if (owner or meta.get("namespace")) == self.namespace:
+                kept.append(item)
+        return kept
+
     def listed_anywhere(
         self, group_version: tuple[str, str], plural: str, selector: str
     ) -> list[Obj] | None:
@@ -150,8 +162,7 @@ class KubeTarget:
             found = self.custom().list_cluster_custom_object(
                 group, version, plural, label_selector=selector
             )
-            items: list[Obj] = found.get("items", [])
-            return items
+            return self.of_release(found.get("items", []))
         except ApiException as error:
             if error.status == 404:
                 return None
