@@ -40,8 +40,9 @@ from cryptopulse_common.contract import ALL_TOPICS, TICKS_TOPIC, format_timestam
 from cryptopulse_common.logs import configure
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
 from cryptopulse_local.spark_jars import spark_kafka_jars
-from cryptopulse_stream.main import AGGREGATES_QUERY, start_job
+from cryptopulse_stream.main import start_job
 from cryptopulse_stream.metrics import StreamMetrics
+from cryptopulse_stream.recovery import AGGREGATES_QUERY
 from cryptopulse_stream.session import build_session
 from cryptopulse_stream.settings import StreamSettings
 from tests.support.servers import running_server
@@ -380,6 +381,27 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def compare_classification(kafka: LocalKafka, api: str, backlog: int, rounds: int) -> None:
+    """The drain rate with the contract's classification (every number finite and bounded,
+    text checked, two timestamps, observed_at against the broker's time) against the previous
+    eight-check classification, in interleaved rounds on the same backlog and broker."""
+    from bench.previous_classification import in_the_job
+
+    rate = produce_backlog(kafka.bootstrap_servers, backlog)
+    print(f"backlog: {backlog} ticks produced at {rate:,.0f}/s")
+    rates: dict[str, list[float]] = {"previous": [], "current": []}
+    for _ in range(rounds):
+        with in_the_job():
+            rates["previous"].append(drain(kafka, api, backlog, shuffle_partitions=2))
+        rates["current"].append(drain(kafka, api, backlog, shuffle_partitions=2))
+        print(
+            f"drain, previous {rates['previous'][-1]:,.0f}/s, current {rates['current'][-1]:,.0f}/s"
+        )
+    previous, current = statistics.median(rates["previous"]), statistics.median(rates["current"])
+    print(f"median drain: previous classification {previous:,.0f} ticks/s, current {current:,.0f}")
+    print(f"ratio current/previous: {current / previous:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backlog", type=int, default=300_000)
@@ -388,9 +410,20 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=60)
     parser.add_argument("--latency-timeline", type=Path, help="write 1 s trigger samples here")
     parser.add_argument("--skip", nargs="*", default=[], choices=["drain", "sustained", "latency"])
+    parser.add_argument(
+        "--compare-classification",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="drain the backlog this many times with the current classification and with the "
+        "previous one (bench/previous_classification.py), interleaved, then stop",
+    )
     args = parser.parse_args()
     configure("bench", "WARNING")
     with broker() as kafka, running_server(create_app(ApiSettings(), CollectorRegistry())) as api:
+        if args.compare_classification:
+            compare_classification(kafka, api, args.backlog, args.compare_classification)
+            return
         if "drain" not in args.skip:
             rate = produce_backlog(kafka.bootstrap_servers, args.backlog)
             print(f"backlog: {args.backlog} ticks produced at {rate:,.0f}/s")

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,9 @@ def run_stream(overrides: dict[str, Any]) -> int:
 
     local = load_settings(LocalSettings, overrides)
     settings = load_settings(StreamSettings, overrides)
+    settings = settings.model_copy(
+        update={"stream_checkpoint_dir": str(stream_checkpoint_dir(local, settings))}
+    )
     if not settings.stream_spark_jars:
         configure("stream", settings.log_level, settings.log_format)
         jars = spark_kafka_jars(local.cache_dir)
@@ -136,6 +140,29 @@ def run_stream(overrides: dict[str, Any]) -> int:
         )
     with recorded("stream", overrides, "0.0.0.0", settings.stream_metrics_port):
         return main(settings)
+
+
+def stream_checkpoint_dir(local: LocalSettings, stream: StreamSettings) -> Path:
+    """Where the stream job keeps its checkpoints: STREAM_CHECKPOINT_DIR when set, else under
+    the state folder (as ``up`` derives it)."""
+    if "stream_checkpoint_dir" in stream.model_fields_set:
+        return Path(stream.stream_checkpoint_dir)
+    return local.state_dir / "checkpoints" / "stream"
+
+
+def run_reset_watermark(overrides: dict[str, Any]) -> int:
+    from cryptopulse_stream.recovery import RecoveryError, reset_watermark
+
+    local = load_settings(LocalSettings, overrides)
+    stream = load_settings(StreamSettings, overrides)
+    configure("stream", stream.log_level, stream.log_format)
+    try:
+        report = reset_watermark(stream_checkpoint_dir(local, stream))
+    except RecoveryError as error:
+        print(f"cryptopulse reset-watermark: {error}", file=sys.stderr, flush=True)
+        return 1
+    print(report.describe(), flush=True)
+    return 0
 
 
 def run_api(overrides: dict[str, Any]) -> int:
@@ -182,7 +209,7 @@ def pipeline_settings(overrides: dict[str, Any]) -> PipelineSettings:
     if "stream_ingest_url" not in stream.model_fields_set:
         derived["stream_ingest_url"] = f"http://{api.api_host}:{api.api_port}/ingest"
     if "stream_checkpoint_dir" not in stream.model_fields_set:
-        derived["stream_checkpoint_dir"] = str(local.state_dir / "checkpoints" / "stream")
+        derived["stream_checkpoint_dir"] = str(stream_checkpoint_dir(local, stream))
     stream = stream.model_copy(update=derived)
     return PipelineSettings(local, producer, stream, api)
 
@@ -274,6 +301,12 @@ COMMANDS: dict[str, tuple[str, list[type[BaseSettings]], Callable[[dict[str, Any
     ),
     "producer": ("run the producer", [ProducerSettings], run_producer),
     "stream": ("run the Spark stream job", [StreamSettings, LocalSettings], run_stream),
+    "reset-watermark": (
+        "with the stream job stopped: move its aggregation checkpoint aside and start the next "
+        "one from the offsets it had reached (cures a frozen watermark; docs/contract.md)",
+        [StreamSettings, LocalSettings],
+        run_reset_watermark,
+    ),
     "api": (
         "run the API server (serves the dashboard when API_DASHBOARD_DIR is set)",
         [ApiSettings],

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from cryptopulse_common.contract import TOPIC_CONFIGS
 from cryptopulse_common.logs import event
 from cryptopulse_local.maven import Artifact, resolve_jars
 from cryptopulse_local.ownership import port_holders, record_process, remove_record
-from cryptopulse_local.processes import die_with_parent, stop_process
+from cryptopulse_local.processes import parent_death_signal, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ class LocalKafka:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent() if self.stop_with_parent else None,
+            preexec_fn=parent_death_signal() if self.stop_with_parent else None,
         )
         if self.run_dir is not None:
             self._record = record_process(
@@ -312,7 +313,12 @@ def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
-                        NewTopic(name, num_partitions=partitions, replication_factor=1)
+                        NewTopic(
+                            name,
+                            num_partitions=partitions,
+                            replication_factor=1,
+                            topic_configs=TOPIC_CONFIGS.get(name, {}),
+                        )
                         for name in missing
                     ]
                 )

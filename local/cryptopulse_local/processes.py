@@ -1,4 +1,5 @@
-"""Child processes: they die with their parent; they stop with a signal, a wait, then SIGKILL."""
+"""Child processes: stopping one (a signal, a bounded wait, then SIGKILL), and tying one's life
+to its parent's so that a parent killed without cleaning up leaves nothing running."""
 
 from __future__ import annotations
 
@@ -9,36 +10,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-# prctl(2) option: the signal the kernel sends this process when its parent dies.
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-def die_with_parent(
-    stop_signal: signal.Signals = signal.SIGTERM,
-) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive ``stop_signal`` when this process dies
-    (SIGKILL and a closed terminal included): ``prctl(PR_SET_PDEATHSIG)``, Linux's standard way.
-
-    The kernel sends it when the *thread* that forked the child exits, not only the process
-    (prctl(2)): start children from a thread that lives as long as the process (the main thread).
-    If the parent died between the fork and the prctl call, nothing would ever send the signal,
-    so the child sends it to itself. None off Linux (no such call; children then outlive us).
-    SIGTERM rather than SIGKILL: each stage stops gracefully on it (the producer flushes, the
-    broker shuts down cleanly).
-    """
-    if _libc is None:
-        return None
-    prctl = _libc.prctl  # looked up before the fork: the child only calls it
-    parent = os.getpid()
-    signum = int(stop_signal)
-
-    def set_parent_death_signal() -> None:
-        prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signum)
-
-    return set_parent_death_signal
+# <linux/prctl.h>: the signal the kernel sends a process when its parent dies (prctl(2)).
+_PR_SET_PDEATHSIG = 1
 
 
 def stop_process(
@@ -58,3 +31,29 @@ def stop_process(
         process.wait()
         return True
     return False
+
+
+def parent_death_signal(
+    death_signal: signal.Signals = signal.SIGTERM,
+) -> Callable[[], None] | None:
+    """A ``preexec_fn`` for :class:`subprocess.Popen` after which Linux sends the child
+    ``death_signal`` when its parent dies, however it dies (SIGKILL, an unhandled SIGTERM, a
+    crash): ``PR_SET_PDEATHSIG``, prctl(2). Without it a child of a killed parent runs on,
+    adopted by init. None on other systems (nothing to pass).
+
+    The kernel ties the signal to the *thread* that started the child: start long-lived
+    children from a thread that lives as long as they should (pytest's main thread does).
+    The signal survives ``execve`` (not for set-user-ID programs). libc's ``prctl`` is looked
+    up here, in the parent, so the child only makes two system calls between fork and exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), death_signal)
+
+    return arm

@@ -6,7 +6,7 @@ reaches only this supervisor, which then stops the stages in order: producer (fl
 stream job, API, broker.
 
 Nothing outlives it: every child gets SIGTERM from the kernel when this process dies, SIGKILL and
-a closed terminal included (``die_with_parent``), and each records itself in ``<state>/run``.
+a closed terminal included (``parent_death_signal``), and each records itself in ``<state>/run``.
 Before starting, it stops what an earlier run of the same state folder left running on the ports
 it needs (orphans of ours, :func:`cryptopulse_local.ownership.stop_orphans`), after saying so.
 """
@@ -40,7 +40,7 @@ from cryptopulse_local.ownership import (
     run_dir,
     stop_orphans,
 )
-from cryptopulse_local.processes import die_with_parent, stop_process
+from cryptopulse_local.processes import parent_death_signal, stop_process
 from cryptopulse_local.settings import LocalSettings
 
 log = logging.getLogger("cryptopulse.up")
@@ -111,7 +111,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent(),
+            preexec_fn=parent_death_signal(),
         )
         assert process.stdout is not None
         reader = threading.Thread(

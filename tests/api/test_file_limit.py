@@ -12,7 +12,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from cryptopulse_api import limits
 from cryptopulse_api.limits import connection_cap, raise_open_file_limit
+from cryptopulse_api.main import fit_open_files
+from cryptopulse_api.settings import ApiSettings
 from tests.api.conftest import api_process, ws_url
 
 
@@ -72,3 +75,45 @@ def test_raising_in_this_process_reaches_the_hard_limit() -> None:
         assert limit.soft == (hard if hard != resource.RLIM_INFINITY else nr_open)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+class MacOSOpenFiles:
+    """RLIMIT_NOFILE as macOS gives a process (launchd's default: soft 256, hard unlimited) and
+    as its setrlimit(2) treats it: a soft limit above kern.maxfilesperproc is EINVAL ("It no
+    longer accepts rlim_cur = RLIM_INFINITY for RLIM_NOFILE. Use rlim_cur = min(OPEN_MAX,
+    rlim_max)", the man page's COMPATIBILITY section), which CPython raises as ValueError
+    ("current limit exceeds maximum limit"). Linux never has an unlimited hard limit for open
+    files (setrlimit refuses one above fs.nr_open), so this is the one case run on a stand-in."""
+
+    MAX_FILES_PER_PROC = 10_240  # OPEN_MAX; kern.maxfilesperproc is at least that
+
+    def __init__(self) -> None:
+        self.soft, self.hard = 256, resource.RLIM_INFINITY
+
+    def getrlimit(self, which: int) -> tuple[int, int]:
+        assert which == resource.RLIMIT_NOFILE
+        return self.soft, self.hard
+
+    def setrlimit(self, which: int, limits: tuple[int, int]) -> None:
+        assert which == resource.RLIMIT_NOFILE
+        soft, hard = limits
+        if hard != self.hard or soft == resource.RLIM_INFINITY or soft > self.MAX_FILES_PER_PROC:
+            raise ValueError("current limit exceeds maximum limit")
+        self.soft = soft
+
+
+def test_an_unlimited_hard_limit_raises_the_soft_one_as_far_as_the_system_allows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`cryptopulse api` on a Mac: the soft limit of 256 must go up (to OPEN_MAX), not stay
+    put and leave API_FD_RESERVE's 256 descriptors and no client."""
+    macos = MacOSOpenFiles()
+    monkeypatch.setattr(resource, "getrlimit", macos.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", macos.setrlimit)
+    monkeypatch.setattr(limits, "NR_OPEN_PATH", tmp_path / "no-proc" / "nr_open")
+    limit = raise_open_file_limit()
+    assert limit.error == ""
+    assert (limit.soft_before, limit.soft) == (256, MacOSOpenFiles.MAX_FILES_PER_PROC)
+    assert macos.soft == MacOSOpenFiles.MAX_FILES_PER_PROC
+    settings = fit_open_files(ApiSettings(api_max_connections=10_000))
+    assert settings.api_max_connections == MacOSOpenFiles.MAX_FILES_PER_PROC - 256

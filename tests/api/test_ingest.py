@@ -53,7 +53,12 @@ def test_bad_body_is_422_with_the_field_at_fault(api: Api) -> None:
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["data", 0, "price"]
     missing = httpx.post(f"{api.url}/ingest", json={"records": []})
-    assert {"loc": ["data"], "msg": "Field required", "type": "missing"} in missing.json()["detail"]
+    assert {
+        "loc": ["data"],
+        "msg": "Field required",
+        "type": "missing",
+        "reason": "missing_field",
+    } in missing.json()["detail"]
     assert httpx.post(f"{api.url}/ingest", content=b"not json").status_code == 422
     assert api.sample("cryptopulse_ingest_requests_total", {"status": "invalid"}) == 3
     assert api.sample("cryptopulse_ingest_requests_total", {"status": "accepted"}) == 0
@@ -145,3 +150,79 @@ def test_request_latency_is_observed_per_route(api: Api) -> None:
     assert api.sample(seconds, {"method": "POST", "route": "/ingest"}) == 1
     assert api.sample(seconds, {"method": "GET", "route": "/api/snapshot"}) == 1
     assert api.sample(seconds, {"method": "other", "route": "other"}) == 1
+
+
+def test_non_finite_numbers_are_422_naming_the_field_never_broadcast_as_null(api: Api) -> None:
+    """The issue's first input at /ingest: ``"price": Infinity`` answered 200 and was
+    broadcast as ``"price": null``, which made the dashboard drop the coin for every client.
+    Its siblings: a bare NaN, -Infinity, 1e999 and the string "NaN" (pydantic#3994)."""
+    good = json.dumps(aggregate())
+    spoiled = {
+        "Infinity": good.replace('"price": 97000.0', '"price": Infinity'),
+        "NaN": good.replace('"mean_price": 97000.0', '"mean_price": NaN'),
+        "-Infinity": good.replace('"volume_24h": 1000000000.0', '"volume_24h": -Infinity'),
+        "1e999": good.replace('"close": 97000.0', '"close": 1e999'),
+        '"NaN"': good.replace('"open": 97000.0', '"open": "NaN"'),
+    }
+    with connect(ws_url(api.url)) as ws:
+        ws.recv(timeout=5)
+        for what, record in spoiled.items():
+            assert record != good, what
+            response = httpx.post(
+                f"{api.url}/ingest",
+                content=f'{{"data": [{record}]}}',
+                headers={"content-type": "application/json"},
+            )
+            assert response.status_code == 422, what
+            (item,) = response.json()["detail"]
+            assert item["loc"][:2] == ["data", 0]
+            assert item["reason"] == "non_finite_number", what
+        # Nothing was broadcast: the next frame a client gets is the next good record.
+        assert httpx.post(f"{api.url}/ingest", json={"data": [aggregate("ethereum")]}).is_success
+        assert [r["coin_id"] for r in json.loads(ws.recv(timeout=5))["data"]] == ["ethereum"]
+    refused = api.sample(
+        "cryptopulse_ingest_records_refused_total", {"reason": "non_finite_number"}
+    )
+    assert refused == len(spoiled)
+    snapshot = httpx.get(f"{api.url}/api/snapshot").json()["data"]
+    assert [r["coin_id"] for r in snapshot] == ["ethereum"]
+
+
+def test_a_window_from_the_future_is_refused_and_cannot_pin_a_coin(api: Api) -> None:
+    """The issue's second input at the API: one record for a window in 2099 pinned that coin's
+    snapshot forever (a later window always wins). Now it is a 422 naming the field, and the
+    coin's real windows keep replacing each other."""
+    future = aggregate(
+        "bitcoin",
+        1.0,
+        window_start="2099-01-01T00:00:00.000Z",
+        window_end="2099-01-01T00:00:30.000Z",
+        timestamp="2099-01-01T00:00:10.000Z",
+    )
+    response = httpx.post(f"{api.url}/ingest", json={"data": [aggregate("ethereum"), future]})
+    assert response.status_code == 422
+    locations = {(tuple(item["loc"]), item["reason"]) for item in response.json()["detail"]}
+    assert (("data", 1, "window_start"), "window_ahead") in locations
+    assert api.sample("cryptopulse_ingest_records_refused_total", {"reason": "window_ahead"}) == 1
+    for price in (2.0, 3.0):
+        assert httpx.post(
+            f"{api.url}/ingest", json={"data": [aggregate("bitcoin", price)]}
+        ).is_success
+    (bitcoin,) = httpx.get(f"{api.url}/api/snapshot").json()["data"]
+    assert bitcoin["price"] == 3.0
+
+
+def test_unknown_change_is_kept_unknown_end_to_end(api: Api) -> None:
+    """The issue's fourth input as the API sees it: a null change with null labels is valid
+    and reaches clients as null, never as 0 or "Stable"."""
+    listing = aggregate("new-listing", 1.234e-8, change_24h=None, volatility=None, trend=None)
+    with connect(ws_url(api.url)) as ws:
+        ws.recv(timeout=5)
+        assert httpx.post(f"{api.url}/ingest", json={"data": [listing]}).status_code == 200
+        (record,) = json.loads(ws.recv(timeout=5))["data"]
+    assert (record["change_24h"], record["volatility"], record["trend"]) == (None, None, None)
+    assert record["price"] == 1.234e-8
+    labelled = aggregate("bitcoin", change_24h=None)  # "Stable" labels for an unknown change
+    response = httpx.post(f"{api.url}/ingest", json={"data": [labelled]})
+    assert response.status_code == 422
+    assert {item["reason"] for item in response.json()["detail"]} == {"inconsistent"}

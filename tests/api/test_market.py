@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 import httpx
+from websockets.sync.client import connect
 
 from cryptopulse_api.market import POSTED, PUBLISHED, MarketState, RecentBatches
-from cryptopulse_common.contract import Aggregate
-from tests.api.conftest import aggregate, running_api
+from cryptopulse_common.contract import Aggregate, format_timestamp
+from tests.api.conftest import aggregate, running_api, ws_url
+
+
+def window_times(minute: int, second: int, at: int = 10) -> dict[str, str]:
+    start = f"2026-08-10T14:{minute:02d}:{second:02d}.000Z"
+    end_minute, end_second = divmod(minute * 60 + second + 30, 60)
+    return {
+        "window_start": start,
+        "window_end": f"2026-08-10T14:{end_minute:02d}:{end_second:02d}.000Z",
+        "timestamp": f"2026-08-10T14:{minute:02d}:{second + at:02d}.000Z",
+    }
 
 
 def window(minute: int, second: int, price: float, at: int = 10) -> dict[str, object]:
-    start = f"2026-08-10T14:{minute:02d}:{second:02d}.000Z"
-    end_minute, end_second = divmod(minute * 60 + second + 30, 60)
-    return aggregate(
-        "bitcoin",
-        price,
-        window_start=start,
-        window_end=f"2026-08-10T14:{end_minute:02d}:{end_second:02d}.000Z",
-        timestamp=f"2026-08-10T14:{minute:02d}:{second + at:02d}.000Z",
-    )
+    return aggregate("bitcoin", price, **window_times(minute, second, at))
 
 
 def test_history_keeps_the_newest_record_of_each_recent_window_oldest_first() -> None:
@@ -55,11 +61,15 @@ def test_history_of_an_unknown_coin_is_empty_and_the_coin_is_required() -> None:
 
 def test_history_is_bounded_per_coin() -> None:
     market = MarketState(history_windows=120, update_type="market_update")
+    origin = datetime(2026, 8, 10, tzinfo=UTC)
     for index in range(1_000):
-        minute, second = divmod(index * 30, 60)
-        hour, minute = divmod(minute, 60)
-        start = f"2026-08-10T{hour:02d}:{minute:02d}:{second:02d}.000Z"
-        record = aggregate(window_start=start, window_end=start, timestamp=start, price=index + 1)
+        start = origin + timedelta(seconds=30 * index)
+        record = aggregate(
+            window_start=format_timestamp(start),
+            window_end=format_timestamp(start + timedelta(seconds=30)),
+            timestamp=format_timestamp(start),
+            price=index + 1,
+        )
         market.apply([Aggregate.model_validate(record)])
     kept = market.history("bitcoin")
     assert len(kept) == 120
@@ -79,3 +89,41 @@ def test_recent_batches_remember_where_each_came_from_within_their_capacity() ->
     assert recent.seen("stream", "a", POSTED) == 0  # forgotten: seen again as new
     assert recent.seen("stream", None, POSTED) == 0
     assert recent.seen("stream", None, POSTED) == 0
+
+
+def test_the_market_holds_at_most_api_max_coins_and_counts_the_rest() -> None:
+    """Memory stays bounded whatever ids a source sends: a coin beyond the limit is neither
+    kept nor broadcast, and is counted; the coins already held keep updating."""
+    with running_api(api_max_coins=3) as api, connect(ws_url(api.url)) as ws:
+        ws.recv(timeout=5)
+        first = [aggregate(f"coin-{n}", 1.0 + n) for n in range(3)]
+        assert httpx.post(f"{api.url}/ingest", json={"data": first}).status_code == 200
+        assert len(json.loads(ws.recv(timeout=5))["data"]) == 3
+        more = [aggregate("coin-0", 9.0), aggregate("intruder-1"), aggregate("intruder-2")]
+        assert httpx.post(f"{api.url}/ingest", json={"data": more}).status_code == 200
+        update = json.loads(ws.recv(timeout=5))["data"]
+        assert [(r["coin_id"], r["price"]) for r in update] == [("coin-0", 9.0)]
+        snapshot = httpx.get(f"{api.url}/api/snapshot").json()["data"]
+        assert sorted(r["coin_id"] for r in snapshot) == ["coin-0", "coin-1", "coin-2"]
+        assert api.sample("cryptopulse_market_coins") == 3
+        assert api.sample("cryptopulse_market_records_over_coin_limit_total") == 2
+
+
+def test_a_coin_without_a_window_for_the_idle_time_is_forgotten() -> None:
+    """Idleness is measured in the market's own event time: a coin whose newest window falls
+    API_COIN_IDLE_SECONDS behind the newest window of the market is forgotten, and its slot
+    is free for a new coin; a pipeline that stalls forgets nothing."""
+    with running_api(api_max_coins=2, api_coin_idle_seconds=60) as api:
+        early = [window(20, 0, 1.0), aggregate("ethereum", 5.0, **window_times(20, 0))]
+        assert httpx.post(f"{api.url}/ingest", json={"data": early}).status_code == 200
+        # Only bitcoin moves on; 90 s later ethereum is idle and forgotten.
+        later = [window(21, 30, 2.0)]
+        assert httpx.post(f"{api.url}/ingest", json={"data": later}).status_code == 200
+        snapshot = httpx.get(f"{api.url}/api/snapshot").json()["data"]
+        assert [r["coin_id"] for r in snapshot] == ["bitcoin"]
+        assert httpx.get(f"{api.url}/api/history", params={"coin": "ethereum"}).json()["data"] == []
+        assert api.sample("cryptopulse_market_coins_forgotten_total") == 1
+        newcomer = [aggregate("solana", 7.0, **window_times(21, 30))]
+        assert httpx.post(f"{api.url}/ingest", json={"data": newcomer}).status_code == 200
+        assert api.sample("cryptopulse_market_coins") == 2
+        assert api.sample("cryptopulse_market_records_over_coin_limit_total") == 0

@@ -85,20 +85,28 @@ def test_clients_of_both_replicas_get_every_batch_exactly_once(
             assert json.loads(ws_b.recv(timeout=5))["type"] == "snapshot"
 
             # Batch 1 reaches replica A by POST (the load balancer picked it) and both
-            # replicas by the topic; batch 2 only by the topic; batch 3 by the topic first, then
-            # by POST to A (the order the stream job uses: publish, then POST).
+            # replicas by the topic (the order the stream job uses: POST, then publish what was
+            # accepted); batch 2 only by the topic; batch 3 by the topic first, then by POST to
+            # A. A batch whose window is in 2099 is refused on the topic as at /ingest.
             both = batch(1.0, "query:1")
             assert httpx.post(f"{a.url}/ingest", json=both).json() == {"count": 1}
             publish(producer, both)
             publish(producer, batch(2.0, "query:2"))
             producer.send(AGGREGATES_TOPIC, key=b"junk", value=b'{"data": "not a list"}')
             producer.flush(timeout=10)
+            future = batch(4.0, "query:future")
+            future["data"][0].update(
+                window_start="2099-01-01T00:00:00.000Z",
+                window_end="2099-01-01T00:00:30.000Z",
+                timestamp="2099-01-01T00:00:10.000Z",
+            )
+            publish(producer, future)
             published_first = batch(3.0, "query:3")
             publish(producer, published_first)
-            wait_for_outcomes(a, {"broadcast": 2, "duplicate": 1, "invalid": 1})
+            wait_for_outcomes(a, {"broadcast": 2, "duplicate": 1, "invalid": 2})
             # Already broadcast from the topic: accepted, not broadcast again, not a repeat.
             assert httpx.post(f"{a.url}/ingest", json=published_first).json() == {"count": 1}
-            wait_for_outcomes(b, {"broadcast": 3, "duplicate": 0, "invalid": 1})
+            wait_for_outcomes(b, {"broadcast": 3, "duplicate": 0, "invalid": 2})
             on_a, on_b = drain(ws_a), drain(ws_b)
         # Batches on different partitions may come in either order; each comes once.
         assert on_a[0]["data"][0]["price"] == 1.0  # the POST: broadcast at once
@@ -116,3 +124,7 @@ def test_clients_of_both_replicas_get_every_batch_exactly_once(
         assert "broadcast type=market_update records=1 listeners=1" in b.log()
         assert "origin=kafka" in b.log()
         assert "skipping an invalid batch on crypto_market_aggregates" in b.log()
+        for api in (a, b):
+            assert (
+                api.sample("cryptopulse_ingest_records_refused_total", reason="window_ahead") == 1
+            )

@@ -241,23 +241,24 @@ def test_a_broker_left_by_an_earlier_run(pipeline: Pipeline) -> None:
 def test_a_checkpoint_whose_watermark_is_far_ahead(pipeline: Pipeline) -> None:
     """The stream job's checkpoint as a tick stamped a day ahead leaves it: the watermark in
     its newest offset log entry (Spark's OffsetSeqLog: ``v1``, the batch metadata, the offsets)
-    a day past the wall clock. The entry is put back as it was afterwards (the doctor's fix,
-    ``cryptopulse reset-watermark``, is issue 11's command)."""
+    a day past the wall clock. The doctor's fix, ``cryptopulse reset-watermark``, cures it."""
     pipeline.recovered()
     pipeline.stages.stop("stream")
     offsets = Path(pipeline.env["STREAM_CHECKPOINT_DIR"]) / "window_aggregates" / "offsets"
     newest = max((p for p in offsets.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    original = newest.read_text()
-    lines = original.splitlines()
+    lines = newest.read_text().splitlines()
     metadata = json.loads(lines[1])
     metadata["batchWatermarkMs"] = int((time.time() + 86_400) * 1000)
     newest.write_text("\n".join([lines[0], json.dumps(metadata), *lines[2:]]))
-    try:
-        run = pipeline.doctor()
-        found = assert_named(run, "stream", "cryptopulse reset-watermark")
-        assert "the watermark is 24.0 h ahead of the wall clock" in str(found["summary"])
-    finally:
-        newest.write_text(original)
+    run = pipeline.doctor()
+    found = assert_named(run, "stream", "cryptopulse reset-watermark")
+    assert "the watermark is 24.0 h ahead of the wall clock" in str(found["summary"])
+    subprocess.run(
+        [sys.executable, "-m", "cryptopulse_local.cli", "reset-watermark"],
+        env=pipeline.env,
+        check=True,
+        timeout=120,
+    )
     pipeline.stages.start("stream")
     pipeline.recovered()
 

@@ -25,6 +25,7 @@ from cryptopulse_common.contract import (
     DEFAULT_COIN_IDS,
     MARKET_UPDATE_MESSAGE,
     SNAPSHOT_MESSAGE,
+    TICK_EVENT_TIME_FIELD,
     TICKS_TOPIC,
     Aggregate,
     parse_timestamp,
@@ -105,7 +106,7 @@ def test_aggregates_for_every_coin_reach_a_websocket_client(pipeline: Pipeline) 
                 tick["current_price"]
                 for tick in ticks
                 if tick["id"] == aggregate.coin_id
-                and start <= parse_timestamp(tick["last_updated"]) < end
+                and start <= parse_timestamp(tick[TICK_EVENT_TIME_FIELD]) < end
             ]
         window_prices = prices[key]
         assert window_prices, f"no tick on the topic for {key}"

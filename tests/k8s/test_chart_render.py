@@ -7,10 +7,12 @@ import hashlib
 import json
 from typing import Any
 
+from cryptopulse_common.contract import TICKS_TOPIC
 from tests.k8s.conftest import SCENARIOS
 from tests.k8s.podsecurity import object_violations
 from tests.k8s.render import KUBE_VERSION, by_kind, one, render
 from tests.k8s.schemas import Validator, all_errors, describe
+from tests.k8s.tools import CHART_DIR
 
 Scenario = tuple[str, list[dict[str, Any]]]
 
@@ -186,3 +188,71 @@ def test_a_read_write_once_claim_keeps_executors_on_the_drivers_node() -> None:
     assert rwo["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     rwx = render(set_values=["stream.checkpoints.accessMode=ReadWriteMany"])
     assert "affinity" not in one(rwx, "SparkApplication")["spec"]["executor"]
+
+
+def test_a_ticks_topic_the_producer_creates_is_the_one_its_kafka_topic_asks_for(
+    scenario: Scenario,
+) -> None:
+    """On a cold install the producer reaches the broker before Strimzi's Topic Operator has
+    created the topics (the Entity Operator starts after the brokers), and creates the ticks
+    topic itself when it is missing. The Topic Operator then adopts that topic, but can neither
+    change its replication factor nor decrease its partitions ("Replication factor change not
+    supported", strimzi-kafka-operator BatchingTopicController): the KafkaTopic would stay
+    NotReady for good. So the producer creates it exactly as the KafkaTopic asks."""
+    name, objects = scenario
+    topics = [t for t in by_kind(objects, "KafkaTopic") if t["spec"]["topicName"] == TICKS_TOPIC]
+    if not topics:
+        return  # no KafkaTopic (topics managed elsewhere): the broker's defaults apply
+    producer = one(objects, "ConfigMap", "-producer")["data"]
+    spec = topics[0]["spec"]
+    assert producer.get("PRODUCER_TOPIC_PARTITIONS") == str(spec["partitions"]), name
+    assert producer.get("PRODUCER_TOPIC_REPLICATION_FACTOR") == str(spec["replicas"]), name
+
+
+def test_the_producer_creates_the_ticks_topic_like_a_changed_kafka_topic() -> None:
+    objects = render(
+        set_values=[
+            "kafka.cluster.replicas=3",
+            "kafka.topics.replicas=2",
+            "kafka.topics.partitions=1",
+        ]
+    )
+    producer = one(objects, "ConfigMap", "-producer")["data"]
+    assert producer["PRODUCER_TOPIC_PARTITIONS"] == "1"
+    assert producer["PRODUCER_TOPIC_REPLICATION_FACTOR"] == "2"
+    unmanaged = render(set_values=["kafka.topics.create=false"])
+    producer = one(unmanaged, "ConfigMap", "-producer")["data"]
+    assert "PRODUCER_TOPIC_REPLICATION_FACTOR" not in producer  # the cluster's default
+
+
+def kafka_password_and_checksums(set_values: list[str]) -> tuple[str, set[str]]:
+    """A KafkaUser in an existing cluster's namespace (ci/existing-kafka), GitOps-style: the
+    chart writes the user's password, and `helm template` cannot look the last one up."""
+    existing = CHART_DIR / "ci" / "existing-kafka-values.yaml"
+    objects = render([existing], set_values=set_values)
+    secrets = [s for s in by_kind(objects, "Secret") if s["metadata"]["name"].endswith("-password")]
+    passwords = {base64.b64decode(s["data"]["password"]).decode() for s in secrets}
+    assert len(secrets) == 2  # one beside the KafkaUser, one for the clients
+    assert len(passwords) == 1
+    annotations = [
+        d["spec"]["template"]["metadata"]["annotations"] for d in by_kind(objects, "Deployment")
+    ]
+    annotations.append(one(objects, "SparkApplication")["spec"]["driver"]["annotations"])
+    return passwords.pop(), {a["checksum/secret"] for a in annotations}
+
+
+def test_a_new_kafka_password_rolls_the_pods_and_gitops_can_pin_it() -> None:
+    """With secrets.existingSecret (what docs/kubernetes.md tells GitOps installs to use) the
+    token no longer changes between renders, but a generated SCRAM password still does: the
+    User Operator then sets the new one, and pods that kept the old one in their environment
+    could no longer authenticate. The checksum must follow the password, and
+    kafka.user.password pins it."""
+    gitops = ["secrets.existingSecret=cryptopulse-credentials"]
+    first_password, first = kafka_password_and_checksums(gitops)
+    second_password, second = kafka_password_and_checksums(gitops)
+    assert first_password != second_password
+    assert len(first) == len(second) == 1
+    assert first != second
+    pinned = [*gitops, "kafka.user.password=Sc4am-pw"]
+    assert kafka_password_and_checksums(pinned) == kafka_password_and_checksums(pinned)
+    assert kafka_password_and_checksums(pinned)[0] == "Sc4am-pw"

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings
 
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common import ports
-from cryptopulse_common.contract import ALL_TOPICS, DEFAULT_COIN_IDS
+from cryptopulse_common.contract import ALL_TOPICS, DEFAULT_COIN_IDS, TOPIC_CONFIGS
 from cryptopulse_local.spark_jars import SPARK_KAFKA_ARTIFACT_IDS
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_stream.settings import StreamSettings
@@ -87,8 +87,11 @@ def test_the_dashboard_variables_are_the_ones_its_entrypoint_reads(
 
 
 def test_the_topics_are_the_contracts(objects: list[dict[str, Any]]) -> None:
-    topics = {t["spec"]["topicName"] for t in by_kind(objects, "KafkaTopic")}
-    assert topics == set(ALL_TOPICS)
+    topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(objects, "KafkaTopic")}
+    assert set(topics) == set(ALL_TOPICS)
+    for name, configs in TOPIC_CONFIGS.items():  # LogAppendTime on the ticks topic
+        for key, value in configs.items():
+            assert topics[name]["config"][key] == value, (name, key)
 
 
 def test_the_ports_are_the_ones_the_services_listen_on(objects: list[dict[str, Any]]) -> None:

@@ -223,3 +223,27 @@ def test_kind_runs_the_doctor_after_the_e2e_check_and_prints_its_report_on_failu
     assert '--release "$RELEASE"' in script
     assert "cat doctor-report.json" in script  # the report, when it failed
     assert 'exit "$code"' in script  # and the step fails with it
+
+
+def test_kind_runs_the_release_its_node_image_was_built_for() -> None:
+    """A kindest/node image is built for one kind release and only kind's digest guarantees that
+    build (kind's release notes); helm/kind-action installs its own default kind (v0.26.0 in
+    v1.12.0), whose `kind load` cannot reach the containerd 2.x of a v1.35 node image
+    (kubernetes-sigs/kind#3853). So every kind-action step names the kind version, the node
+    image by digest, and a kubectl of the node's minor version; the docs give the same."""
+    kind_workflow = workflow("kind-e2e.yml")
+    env = kind_workflow["env"]
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", env["KIND_VERSION"])
+    node_image = r"kindest/node:v(\d+\.\d+)\.\d+@sha256:[0-9a-f]{64}"
+    image = re.fullmatch(node_image, env["KIND_NODE_IMAGE"])
+    assert image, env["KIND_NODE_IMAGE"]
+    assert re.fullmatch(rf"v{re.escape(image[1])}\.\d+", env["KUBECTL_VERSION"])
+    for job_name, job in kind_workflow["jobs"].items():
+        for step in steps(job):
+            if step.get("uses", "").startswith("helm/kind-action@"):
+                assert step["with"]["version"] == "${{ env.KIND_VERSION }}", job_name
+                assert step["with"]["node_image"] == "${{ env.KIND_NODE_IMAGE }}", job_name
+                assert step["with"]["kubectl_version"] == "${{ env.KUBECTL_VERSION }}", job_name
+    docs = (REPO_ROOT / "docs" / "kubernetes.md").read_text()
+    assert f"--image {env['KIND_NODE_IMAGE']}" in docs
+    assert f"kind {env['KIND_VERSION']}" in docs

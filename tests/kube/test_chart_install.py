@@ -51,7 +51,8 @@ def assert_release_stored(api: k8s.ApiClient, helm: Helm, namespace: str) -> lis
 
 def admit_workload_pods(api: k8s.ApiClient, namespace: str, manifest: list[dict[str, Any]]) -> int:
     """Create the pods the release's Deployments and SparkApplication would get (Pod Security
-    admission judges pods, not their templates); returns how many were admitted."""
+    admission judges pods, not their templates: the Spark operator's webhook-free path copies
+    the driver and executor specs into pods); returns how many were admitted."""
     created = 0
     for obj in manifest:
         if obj["kind"] == "Deployment":
@@ -60,7 +61,8 @@ def admit_workload_pods(api: k8s.ApiClient, namespace: str, manifest: list[dict[
             )
         elif obj["kind"] == "SparkApplication":
             status.create_spark_driver_pod(api, namespace, obj["metadata"]["name"])
-            created += 1
+            status.create_spark_executor_pod(api, namespace, obj["metadata"]["name"])
+            created += 2
     return created
 
 
@@ -82,8 +84,8 @@ def test_scenario_installs_into_a_restricted_namespace(
     manifest = assert_release_stored(kube_api, helm, namespace)
     kinds = {obj["kind"] for obj in manifest}
     assert {"Deployment", "SparkApplication"} <= kinds
-    # producer, API, dashboard and the Spark driver
-    assert admit_workload_pods(kube_api, namespace, manifest) == 4
+    # producer, API, dashboard, the Spark driver and an executor
+    assert admit_workload_pods(kube_api, namespace, manifest) == 5
 
 
 @pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
@@ -166,7 +168,7 @@ def test_upgrade_from_a_previous_chart(
     result = helm.upgrade_install(namespace, CHART_DIR, values, *extra)
     assert_no_pod_security_warnings(result)
     manifest = assert_release_stored(kube_api, helm, namespace)
-    assert admit_workload_pods(kube_api, namespace, manifest) == 4
+    assert admit_workload_pods(kube_api, namespace, manifest) == 5
 
 
 def wait_for_new_pod(

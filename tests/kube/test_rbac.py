@@ -14,6 +14,10 @@ What each account needs, from the sources of the code that uses it:
   PersistentVolumeClaims on stop, and lists/creates claims when it reuses them. Spark's docs and
   the Spark operator chart's ``spark`` Role grant this verb set on pods, services, configmaps
   and persistentvolumeclaims in the job's namespace only.
+
+"Nothing more" is checked over the whole API (every verb on every resource and subresource the
+server serves, in the namespace and cluster-wide), not only over a sample: a Role widened by one
+rule (``watch`` on secrets hands out every Secret) shows there.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from kubernetes import client as k8s
 from tests.k8s.tools import CHART_DIR
 from tests.kube import scenarios
 from tests.kube.helm import RELEASE, Helm
-from tests.support.kube.objects import Access, create_namespace, review
+from tests.support.kube.objects import Access, allowed, api_surface, create_namespace, review
 
 pytestmark = pytest.mark.kube
 
@@ -69,6 +73,28 @@ STREAM_REFUSED = [
     Access("create", "pods", namespace="kube-system"),
     Access("get", "configmaps", namespace="kube-system"),
 ]
+
+# The chart's stream Role, as the Spark operator chart's `spark` Role (v2.5.2,
+# templates/spark/rbac.yaml) grants it: these verbs on these resources, in the namespace.
+SPARK_ROLE_VERBS = (
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+)
+SPARK_ROLE_RESOURCES = ("pods", "configmaps", "persistentvolumeclaims", "services")
+STREAM_GRANTED = {Access(v, r) for v in SPARK_ROLE_VERBS for r in SPARK_ROLE_RESOURCES}
+# What every authenticated subject may do: RBAC's bootstrap ClusterRole system:basic-user
+# (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go), bound to system:authenticated.
+BASIC_USER = {
+    Access("create", "selfsubjectaccessreviews", "authorization.k8s.io", namespace=""),
+    Access("create", "selfsubjectrulesreviews", "authorization.k8s.io", namespace=""),
+    Access("create", "selfsubjectreviews", "authentication.k8s.io", namespace=""),
+}
 
 APP_REFUSED = [
     Access("get", "pods"),
@@ -131,3 +157,17 @@ def test_app_account_is_refused_everything(
 ) -> None:
     allowed, reason = review(kube_api, release, APP_ACCOUNT, access)
     assert not allowed, f"{APP_ACCOUNT} may {access}: {reason}"
+
+
+def test_accounts_can_do_nothing_beyond_their_grants(kube_api: k8s.ApiClient, release: str) -> None:
+    """Every verb on every resource the API server serves, asked for both accounts: the stream
+    account may do exactly its Role's grants (and what every account may), the app account
+    only what every account may."""
+    surface = api_surface(kube_api)
+    assert set(surface) >= STREAM_GRANTED | BASIC_USER, "discovery missed a granted resource"
+    stream = allowed(kube_api, release, STREAM_ACCOUNT, surface)
+    app = allowed(kube_api, release, APP_ACCOUNT, surface)
+    assert app == BASIC_USER, sorted(map(str, app ^ BASIC_USER))
+    assert stream == STREAM_GRANTED | BASIC_USER, sorted(
+        map(str, stream ^ (STREAM_GRANTED | BASIC_USER))
+    )

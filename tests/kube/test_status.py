@@ -5,6 +5,7 @@ Each object goes healthy, then through each fault, then back to healthy."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -101,6 +102,13 @@ def test_spark_driver_pod_reports_through_the_same_fixture(
     assert container(stored)["name"] == "spark-kubernetes-driver"
     assert stored["metadata"]["labels"]["spark-role"] == "driver"
 
+    executor = status.create_spark_executor_pod(kube_api, release, application)
+    assert re.fullmatch(rf"{application}-[0-9a-f]{{16}}-exec-1", executor), executor
+    stored = status.set_pod_state(kube_api, release, executor, PodState.OOM_KILLED)
+    assert container(stored)["name"] == "spark-kubernetes-executor"
+    assert stored["metadata"]["labels"]["spark-role"] == "executor"
+    assert stored["metadata"]["ownerReferences"][0]["name"] == pod
+
 
 def test_kafka_goes_ready_then_through_each_fault(kube_api: k8s.ApiClient, release: str) -> None:
     ready = status.set_kafka_state(
@@ -142,6 +150,19 @@ def test_kafka_topics_go_ready_then_through_each_fault(
                 "False",
                 str(fault),
             )
+        # A KafkaError that could happen to this topic: Kafka refuses a replication factor
+        # (the topic's own) above the brokers registered.
+        message = condition(
+            status.set_kafka_topic_state(kube_api, release, name, TopicState.KAFKA_ERROR), "Ready"
+        )["message"]
+        wanted = topic["spec"]["replicas"]
+        match = re.search(
+            r"partition (\d+) time\(s\): The target replication factor of (\d+) cannot be "
+            r"reached because only (\d+) broker\(s\) are registered",
+            message,
+        )
+        assert match, message
+        assert int(match[1]) == int(match[2]) == wanted > int(match[3]), message
 
 
 def test_spark_application_goes_running_then_through_each_fault(
@@ -152,6 +173,11 @@ def test_spark_application_goes_running_then_through_each_fault(
     assert running["status"]["applicationState"] == {"state": "RUNNING"}
     assert running["status"]["driverInfo"]["podName"] == f"{name}-driver"
     assert set(running["status"]["executorState"].values()) == {"RUNNING"}
+    # Keyed by executor pod name, as Spark names the pods: <app>-<16 hex>-exec-<n>.
+    assert all(
+        re.fullmatch(rf"{name}-[0-9a-f]{{16}}-exec-\d+", key)
+        for key in running["status"]["executorState"]
+    ), running["status"]["executorState"]
 
     for fault in status.SPARK_FAULTS:
         faulty = status.set_spark_application_state(kube_api, release, name, fault)

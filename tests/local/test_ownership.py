@@ -148,14 +148,14 @@ def test_an_orphan_on_another_port_is_left_alone(tmp_path: Path) -> None:
 DYING_PARENT = textwrap.dedent(
     """
     import subprocess, time
-    from cryptopulse_local.processes import die_with_parent
+    from cryptopulse_local.processes import parent_death_signal
 
     child = subprocess.Popen(
         ["sleep", "60"],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=die_with_parent(),
+        preexec_fn=parent_death_signal(),
     )
     print(child.pid, flush=True)
     time.sleep(60)

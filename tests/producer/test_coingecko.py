@@ -7,11 +7,13 @@ never how long anything took.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -25,7 +27,7 @@ from cryptopulse_producer.coingecko import (
     CoinGeckoSource,
 )
 from cryptopulse_producer.metrics import ProducerMetrics
-from cryptopulse_producer.recording import read_recording
+from cryptopulse_producer.recording import RecordingWriter, read_recording
 from cryptopulse_producer.replay import ReplaySource
 from cryptopulse_producer.retry import Backoff
 from cryptopulse_producer.settings import (
@@ -36,7 +38,13 @@ from cryptopulse_producer.settings import (
     ProducerSettings,
 )
 from cryptopulse_producer.sources import PollInterruptedError
-from tests.support.coingecko_fake import COINS, FakeCoinGecko, Reply, running_coingecko
+from tests.support.coingecko_fake import (
+    COINS,
+    FakeCoinGecko,
+    Reply,
+    documented_row,
+    running_coingecko,
+)
 
 NOW = datetime(2026, 8, 10, 14, 25, 0, tzinfo=UTC).timestamp()
 IDS = [coin.id for coin in COINS]
@@ -55,9 +63,14 @@ class Waits:
         return self._interrupt_after is not None and len(self.seconds) >= self._interrupt_after
 
 
+def coingecko_clock() -> datetime:
+    """CoinGecko's clock in these tests: its rows were updated 20 s before the injected NOW."""
+    return datetime.fromtimestamp(NOW - 20, UTC)
+
+
 @pytest.fixture
 def fake() -> FakeCoinGecko:
-    return FakeCoinGecko()
+    return FakeCoinGecko(clock=coingecko_clock)
 
 
 @pytest.fixture
@@ -153,7 +166,7 @@ def test_event_time_is_coingeckos_last_updated_and_observation_time_is_separate(
 def test_api_key_goes_in_the_plans_header_and_never_into_logs(
     plan: CoinGeckoPlan, metrics: ProducerMetrics, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake = FakeCoinGecko(key=SECRET, plan=plan)
+    fake = FakeCoinGecko(key=SECRET, plan=plan, clock=coingecko_clock)
     caplog.set_level(logging.DEBUG)
     with running_coingecko(fake) as url:
         settings = ProducerSettings(
@@ -196,7 +209,7 @@ def test_coingecko_polls_every_30_seconds_unless_told_otherwise() -> None:
 def test_a_key_for_the_wrong_root_is_refused_at_once_with_a_hint(
     metrics: ProducerMetrics,
 ) -> None:
-    fake = FakeCoinGecko(key=SECRET, plan="demo")
+    fake = FakeCoinGecko(key=SECRET, plan="demo", clock=coingecko_clock)
     waits = Waits()
     with running_coingecko(fake) as url:
         client = make_client(url, metrics, waits, key=SECRET, plan="pro")
@@ -302,6 +315,33 @@ def test_malformed_json_is_counted_and_the_next_poll_works(
     assert len(second.ticks) == len(COINS)
 
 
+def test_a_nan_in_one_row_costs_that_row_only(
+    fake: FakeCoinGecko, url: str, metrics: ProducerMetrics, tmp_path: Path
+) -> None:
+    """CoinGecko answers 200 with one row's price a bare NaN (not JSON, as polygon-io/issues#226
+    and 0xramm/Indian-Stock-Market-API#6 show price APIs doing): the body is still read, that
+    row is counted with its reason, and the recording keeps the NaN as it came."""
+    healthy = fake.clock()
+    rows = [documented_row(coin, rank, 1, healthy) for rank, coin in enumerate(COINS, 1)]
+    text = orjson.dumps(rows).decode()
+    spoiled = text.replace(f'"current_price":{rows[0]["current_price"]}', '"current_price":NaN', 1)
+    fake.script(Reply(raw=spoiled.encode()))
+    recorder = RecordingWriter(tmp_path / "nan.jsonl")
+    source = CoinGeckoSource(make_client(url, metrics, Waits()), IDS, recorder=recorder)
+    result = source.poll()
+    source.close()
+    assert not result.errors
+    assert [(row.coin_id, row.reason) for row in result.rejected] == [
+        (rows[0]["id"], "non_finite_number")
+    ]
+    assert len(result.ticks) == len(COINS) - 1
+    assert count(metrics, "cryptopulse_producer_fetches_total", outcome="ok") == 1
+    (recorded,) = read_recording(tmp_path / "nan.jsonl")
+    assert isinstance(recorded.response, list)
+    assert math.isnan(recorded.response[0]["current_price"])
+    assert b"NaN" in (tmp_path / "nan.jsonl").read_bytes()
+
+
 def test_a_body_that_is_not_a_list_is_refused_with_what_it_was(
     fake: FakeCoinGecko, url: str, metrics: ProducerMetrics
 ) -> None:
@@ -320,14 +360,23 @@ def test_bad_rows_are_skipped_with_the_reason_and_good_rows_kept(
     fake.script(Reply.spoiled())
     result = make_source(make_client(url, metrics, Waits())).poll()
     assert len(result.ticks) == len(COINS) - 5
-    reasons = [row.reason for row in result.rejected]
-    assert len(reasons) == 7
-    assert "missing current_price" in reasons[0]
-    assert "missing id" in reasons[1]
-    assert "current_price: Input should be a valid number" in reasons[2]
-    assert "last_updated: Input should be a valid string" in reasons[3]
-    assert "current_price: Input should be greater than 0" in reasons[4]
-    assert reasons[5:] == ["row is str, not an object", "row is NoneType, not an object"]
+    details = [row.detail for row in result.rejected]
+    assert len(details) == 7
+    assert "missing current_price" in details[0]
+    assert "missing id" in details[1]
+    assert "current_price: Input should be a valid number" in details[2]
+    assert "last_updated: Input should be a valid string" in details[3]
+    assert "current_price: Input should be greater than 0" in details[4]
+    assert details[5:] == ["row is str, not an object", "row is NoneType, not an object"]
+    assert [row.reason for row in result.rejected] == [
+        "missing_field",
+        "missing_field",
+        "wrong_type",
+        "wrong_type",
+        "out_of_range",
+        "not_json",
+        "not_json",
+    ]
     assert not result.errors
 
 

@@ -12,15 +12,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from cryptopulse_common.contract import DEFAULT_COIN_IDS, TICK_SCHEMA_FIELD, TICKS_TOPIC, Tick
+from cryptopulse_common.contract import (
+    DEFAULT_COIN_IDS,
+    TICK_SCHEMA_FIELD,
+    TICKS_TOPIC,
+    TOPIC_CONFIGS,
+    Tick,
+)
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
 from cryptopulse_producer.kafka_client import connect_producer, producer_config
 from cryptopulse_producer.main import Producer, run
@@ -117,7 +124,13 @@ def test_coingecko_rows_arrive_as_ticks_and_bad_rows_are_skipped_and_counted(
     # 10 coins twice, minus the 5 spoiled rows of the first answer.
     assert len(records) == len(acknowledged) == 15
     assert {(r.key, r.value) for r in records} == {(a.key, a.value) for a in acknowledged}
-    assert registry.get_sample_value("cryptopulse_producer_rows_rejected_total") == 7
+    rejected = {
+        reason: registry.get_sample_value(
+            "cryptopulse_producer_rows_rejected_total", {"reason": reason}
+        )
+        for reason in ("missing_field", "wrong_type", "out_of_range", "not_json")
+    }
+    assert rejected == {"missing_field": 2, "wrong_type": 2, "out_of_range": 1, "not_json": 2}
     assert registry.get_sample_value("cryptopulse_producer_ticks_sent_total") == 15
     served = {(row.get("id"), row.get("last_updated")): row for row in fake.served_rows}
     for record in records:
@@ -184,20 +197,32 @@ def test_health_and_metrics_while_publishing(kafka_broker: LocalKafka) -> None:
         assert name in text, name
 
 
-def test_health_turns_503_when_nothing_is_acknowledged_for_too_long() -> None:
+def test_health_turns_503_when_nothing_is_acknowledged_for_too_long(
+    kafka_broker: LocalKafka,
+) -> None:
     now = [1000.0]
-    settings = ProducerSettings(
+    settings = settings_for(
+        kafka_broker,
         producer_interval_seconds=2.0,
         producer_health_max_silent_intervals=5,
         producer_health_min_silent_seconds=0,
     )
     producer = Producer(settings, threading.Event(), clock=lambda: now[0])
-    healthy, _ = producer.health()
-    assert healthy  # starting up: within the allowed silence
-    now[0] += 10.5
     healthy, details = producer.health()
-    assert not healthy
-    assert details["reason"].startswith("no tick acknowledged by Kafka for 10 s (limit 10 s)")
+    assert not healthy  # not connected to Kafka yet: never Ready, however young
+    assert details["reason"].startswith("not connected to Kafka yet")
+    now[0] += 100
+    publisher = producer._connect()
+    assert publisher is not None
+    try:
+        healthy, _ = producer.health()
+        assert healthy  # connected: within the allowed silence, counted from the connection
+        now[0] += 10.5
+        healthy, details = producer.health()
+        assert not healthy
+        assert details["reason"].startswith("no tick acknowledged by Kafka for 10 s (limit 10 s)")
+    finally:
+        publisher.close(5)
 
 
 def test_missing_topic_is_created_with_partitions_and_retention(kafka_broker: LocalKafka) -> None:
@@ -207,7 +232,7 @@ def test_missing_topic_is_created_with_partitions_and_retention(kafka_broker: Lo
     settings = settings_for(
         kafka_broker, producer_topic_partitions=4, producer_topic_retention_hours=2
     )
-    assert ensure_topic(settings, topic) is True
+    assert ensure_topic(settings, topic, TOPIC_CONFIGS[TICKS_TOPIC]) is True
     assert ensure_topic(settings, topic) is False
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
     try:
@@ -217,9 +242,29 @@ def test_missing_topic_is_created_with_partitions_and_retention(kafka_broker: Lo
         (by_name,) = [names[topic] for names in configs.values() if topic in names]
         assert "retention.ms" in by_name
         assert str(2 * 3600 * 1000) in str(by_name["retention.ms"])
+        assert "LogAppendTime" in str(by_name["message.timestamp.type"])
     finally:
         admin.delete_topics([topic])
         admin.close()
+
+
+def test_the_broker_stamps_each_tick_whatever_time_the_producer_claims(
+    kafka_broker: LocalKafka,
+) -> None:
+    """The ticks topic is LogAppendTime (the contract's TOPIC_CONFIGS, as the local broker
+    creates it): a producer whose clock says 2099 cannot set the record timestamp the stream
+    job bounds observed_at by (KAFKA-14991 shows producers sending such timestamps)."""
+    start = end_offsets(kafka_broker.bootstrap_servers)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers, acks="all")
+    try:
+        claimed = int(datetime(2099, 1, 1, tzinfo=UTC).timestamp() * 1000)
+        producer.send(TICKS_TOPIC, key=b"clock", value=b"{}", timestamp_ms=claimed).get(30)
+    finally:
+        producer.close()
+    before = time.time()
+    (record,) = [r for r in read_topic(kafka_broker.bootstrap_servers, start) if r.key == b"clock"]
+    assert record.timestamp_type == 1  # LogAppendTime
+    assert abs(record.timestamp / 1000 - before) < 300
 
 
 def test_sigterm_flushes_every_buffered_tick_before_exit(kafka_broker: LocalKafka) -> None:
@@ -363,7 +408,8 @@ def test_waits_for_kafka_until_it_comes_up_alive_but_not_ready(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """PRODUCER_CONNECT_ATTEMPTS=0 (the chart's): no broker for longer than the five attempts
-    of the local default, /livez 200 and /health 503 meanwhile; then a broker starts on that
+    of the local default, /livez 200 and /health 503 meanwhile (un-Ready: "readiness on Kafka
+    acks", so helm's --wait covers a cold start); then a broker starts on that
     address, the producer publishes, turns healthy, and SIGTERM still stops it cleanly."""
     port, metrics_port = free_port(), free_port()
     env = {
@@ -374,8 +420,8 @@ def test_waits_for_kafka_until_it_comes_up_alive_but_not_ready(
         "PRODUCER_CONNECT_BACKOFF_MAX_SECONDS": "0.5",
         "PRODUCER_METRICS_PORT": str(metrics_port),
         "PRODUCER_INTERVAL_SECONDS": "0.5",
-        "PRODUCER_HEALTH_MIN_SILENT_SECONDS": "0",
-        "PRODUCER_HEALTH_MAX_SILENT_INTERVALS": "2",
+        # The health settings are the chart's (the defaults): /health must say 503 while no
+        # broker answers however short the wait, not only after the allowed silence.
     }
     ops = f"http://127.0.0.1:{metrics_port}"
     lines: list[str] = []

@@ -90,6 +90,16 @@ def test_retime_moves_the_recording_to_now_at_the_replay_pace() -> None:
     assert observed[0] - event == lag / 2
 
 
+def test_flat_out_the_recording_ends_now_never_ahead_of_the_clock() -> None:
+    """At speed 0 everything is published at once: with the first response at now the later
+    ones would claim observations minutes ahead (the stream job dead-letters those as
+    observed_time_ahead); the replayed timeline ends now instead."""
+    entries = recording(responses=3, spacing=6.0)
+    source = replay(entries, speed=0)
+    observed = [parse_timestamp(source.poll().ticks[0].observed_at) for _ in range(3)]
+    assert observed == [NOW - timedelta(seconds=12), NOW - timedelta(seconds=6), NOW]
+
+
 def test_looping_continues_the_timeline() -> None:
     entries = recording(responses=2, spacing=5.0)
     source = replay(entries, speed=1.0, loop=True, retime=True)

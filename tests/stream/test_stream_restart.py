@@ -13,35 +13,34 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
-from websockets.sync.client import connect
 
 from cryptopulse_api.app import create_app
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import (
     DEAD_LETTER_TOPIC,
-    MARKET_UPDATE_MESSAGE,
-    TICKS_TOPIC,
     format_timestamp,
 )
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
 from tests.conftest import started_broker
 from tests.support.servers import running_server
+from tests.support.stream_job import (
+    Client,
+    Relay,
+    produce,
+    produce_ticks,
+    read_topic,
+    start_driver,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -94,88 +93,6 @@ def expected_windows(ticks: list[dict[str, Any]]) -> dict[tuple[str, str], dict[
     return result
 
 
-@dataclass
-class Relay:
-    """An HTTP relay to the API's /ingest that can hold the response of the next POST."""
-
-    target: str
-    hold_next: threading.Event = field(default_factory=threading.Event)
-    holding: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def serve(self) -> ThreadingHTTPServer:
-        relay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                answer = httpx.post(
-                    relay.target, content=body, headers={"content-type": "application/json"}
-                )
-                if relay.hold_next.is_set():
-                    relay.hold_next.clear()
-                    relay.holding.set()
-                    relay.release.wait(120)
-                    return
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server
-
-
-class Client:
-    """A WebSocket client collecting every market_update, in a thread."""
-
-    def __init__(self, url: str) -> None:
-        self.messages: list[list[dict[str, Any]]] = []
-        self.error: BaseException | None = None
-        self._url = url
-        self._stop = threading.Event()
-        self._connected = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._connected.wait(30):
-            raise RuntimeError(f"WebSocket client could not connect: {self.error!r}")
-
-    def _run(self) -> None:
-        try:
-            with connect(self._url) as ws:
-                self._connected.set()
-                while not self._stop.is_set():
-                    try:
-                        message = json.loads(ws.recv(timeout=0.5))
-                    except TimeoutError:
-                        continue
-                    if message["type"] == MARKET_UPDATE_MESSAGE:
-                        self.messages.append(message["data"])
-        except BaseException as error:  # surfaced by the test through .error
-            self.error = error
-
-    def records(self) -> list[dict[str, Any]]:
-        return [record for batch in list(self.messages) for record in batch]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-def wait_for(check: Any, what: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker of this test's own: the session broker's topics carry other tests' ticks."""
@@ -190,62 +107,6 @@ def api() -> Iterator[tuple[str, CollectorRegistry]]:
         yield url, registry
 
 
-def start_driver(
-    kafka: LocalKafka, relay_url: str, checkpoint: Path, log: Path, metrics_port: int
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "STREAM_INGEST_URL": relay_url,
-        "STREAM_CHECKPOINT_DIR": str(checkpoint),
-        "STREAM_METRICS_PORT": str(metrics_port),
-        "STREAM_TRIGGER_SECONDS": "1",
-        "STREAM_DEAD_LETTER_TRIGGER_SECONDS": "1",
-        "STREAM_WINDOW_SECONDS": str(WINDOW_SECONDS),
-        "STREAM_WATERMARK_SECONDS": "5",
-        "STREAM_STARTING_OFFSETS": "earliest",
-        "STREAM_INGEST_TIMEOUT_SECONDS": "120",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cryptopulse_local.cli", "stream"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def produce(kafka: LocalKafka, values: list[bytes], keys: list[str]) -> None:
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
-    try:
-        for key, value in zip(keys, values, strict=True):
-            producer.send(TICKS_TOPIC, key=key.encode(), value=value)
-        producer.flush()
-    finally:
-        producer.close()
-
-
-def produce_ticks(kafka: LocalKafka, ticks: list[dict[str, Any]]) -> None:
-    produce(kafka, [orjson.dumps(t) for t in ticks], [t["id"] for t in ticks])
-
-
-def read_topic(kafka: LocalKafka, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=None)
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        messages: list[Any] = []
-        while any(consumer.position(p) < end[p] for p in parts):
-            for batch in consumer.poll(timeout_ms=1000).values():
-                messages += batch
-        return messages
-    finally:
-        consumer.close()
-
-
 def test_driver_killed_mid_batch_resumes_with_every_window_once(
     own_broker: LocalKafka, api: tuple[str, CollectorRegistry], tmp_path: Path
 ) -> None:
@@ -258,7 +119,7 @@ def test_driver_killed_mid_batch_resumes_with_every_window_once(
     ticks = [make_tick(coin, i) for i in range(180) for coin in COINS]  # 90 s of event time
     client = Client(api_url.replace("http", "ws") + "/ws")
     metrics_port = free_port()
-    driver = start_driver(kafka_broker, relay_url, checkpoint, log, metrics_port)
+    driver = start_driver(kafka_broker, relay_url, checkpoint, log, metrics_port, WINDOW_SECONDS)
     try:
         produce_ticks(kafka_broker, ticks[:150])
         wait_for(lambda: client.messages or client.error, "the first batch at the client")
@@ -272,7 +133,9 @@ def test_driver_killed_mid_batch_resumes_with_every_window_once(
         relay.release.set()
         delivered_before_restart = len(client.messages)
 
-        driver = start_driver(kafka_broker, relay_url, checkpoint, log, metrics_port)
+        driver = start_driver(
+            kafka_broker, relay_url, checkpoint, log, metrics_port, WINDOW_SECONDS
+        )
         bad = [
             b"definitely not json",
             orjson.dumps({**ticks[0], "current_price": "free"}),
@@ -305,19 +168,21 @@ def test_driver_killed_mid_batch_resumes_with_every_window_once(
         assert registry.get_sample_value("cryptopulse_ingest_duplicates_total") >= 1
 
         dead = [json.loads(m.value) for m in read_topic(kafka_broker, DEAD_LETTER_TOPIC)]
-        assert sorted(d["reason"] for d in dead) == sorted(
+        assert sorted((d["reason"], d["detail"]) for d in dead) == sorted(
             [
-                "not a JSON object",
-                "field types do not match the tick schema",
-                "unknown schema version 7",
+                ("not_json", "not a JSON object"),
+                ("wrong_type", "field types do not match the tick schema"),
+                (
+                    "unknown_schema_version",
+                    "schema: schema version 7 is not 1, the one this build reads",
+                ),
             ]
         )
         assert {d["value"] for d in dead} == {b.decode() for b in bad}
+        assert {d["origin"] for d in dead} == {"tick"}
 
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
-        assert (
-            'cryptopulse_stream_malformed_records_total{reason="not a JSON object"} 1.0' in metrics
-        )
+        assert 'cryptopulse_stream_malformed_records_total{reason="not_json"} 1.0' in metrics
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/health").status_code == 200
 
         driver.send_signal(signal.SIGTERM)

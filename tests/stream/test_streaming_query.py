@@ -25,6 +25,7 @@ from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
 from cryptopulse_stream.sink import IngestSink
 from cryptopulse_stream.transforms import parse_ticks, window_aggregates
 from tests.stream.test_transforms import tick
+from tests.support.dead_letters import CollectedDeadLetters
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.spark
@@ -83,6 +84,7 @@ def test_watermark_drops_late_ticks_and_marks_closed_windows(
         checkpoint_dir=checkpoint,
         metrics=metrics,
         watermark_delay_seconds=WATERMARK_SECONDS,
+        dead_letters=CollectedDeadLetters(),
     )
     query = (
         window_aggregates(

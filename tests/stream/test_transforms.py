@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -9,10 +10,11 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from cryptopulse_common.contract import Aggregate, trend_label, volatility_label
+from cryptopulse_common.contract import Aggregate, DeadLetter, trend_label, volatility_label
 from cryptopulse_stream.transforms import (
     AGGREGATE_COLUMNS,
     classify_ticks,
+    dead_letters,
     parse_ticks,
     window_aggregates,
 )
@@ -20,7 +22,9 @@ from cryptopulse_stream.transforms import (
 pytestmark = pytest.mark.spark
 
 
-def tick(coin: str, price: float, at: str, change: float = 1.0, **extra: Any) -> dict[str, Any]:
+def tick(
+    coin: str, price: float, at: str, change: float | None = 1.0, **extra: Any
+) -> dict[str, Any]:
     return {
         "schema": 1,
         "id": coin,
@@ -66,27 +70,37 @@ def test_parse_keeps_well_formed_ticks_with_millisecond_event_time(spark: Any) -
 def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
     good = tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")
     cases = [
-        (b"not json at all", "not a JSON object"),
-        ({**good, "current_price": "cheap"}, "field types do not match the tick schema"),
-        ({**good, "schema": 99}, "unknown schema version 99"),
-        ({key: v for key, v in good.items() if key != "id"}, "missing id"),
-        ({key: v for key, v in good.items() if key != "current_price"}, "missing current_price"),
-        ({**good, "current_price": -1.0}, "current_price must be > 0"),
-        ({key: v for key, v in good.items() if key != "last_updated"}, "missing last_updated"),
+        (b"not json at all", "not_json", "not a JSON object"),
+        ({**good, "current_price": "cheap"}, "wrong_type", "do not match the tick schema"),
+        ({**good, "schema": 99}, "unknown_schema_version", "schema version 99 is not 1"),
+        ({key: v for key, v in good.items() if key != "id"}, "missing_field", "id"),
         (
-            {**good, "last_updated": "yesterday"},
-            "last_updated is not an ISO 8601 timestamp with a zone",
+            {key: v for key, v in good.items() if key != "current_price"},
+            "missing_field",
+            "current_price",
         ),
+        ({**good, "current_price": -1.0}, "out_of_range", "current_price: -1.0 is outside (0,"),
+        (
+            {key: v for key, v in good.items() if key != "last_updated"},
+            "missing_field",
+            "last_updated",
+        ),
+        ({**good, "last_updated": "yesterday"}, "bad_timestamp", "last_updated: yesterday is"),
         (
             {**good, "last_updated": "2026-08-10T14:25:20"},
-            "last_updated is not an ISO 8601 timestamp with a zone",
+            "bad_timestamp",
+            "not an ISO 8601 timestamp with a time zone",
         ),
-        (good, None),
-        ({key: v for key, v in good.items() if key != "schema"}, None),
+        ({**good, "observed_at": "14:25"}, "bad_timestamp", "observed_at: 14:25"),
+        ({**good, "id": " \t"}, "missing_field", "id: is blank"),
+        (good, None, None),
+        ({key: v for key, v in good.items() if key != "schema"}, None, None),
     ]
-    rows = classify_ticks(kafka_rows(spark, [value for value, _ in cases])).collect()
-    assert [row.error for row in rows] == [reason for _, reason in cases]
-    assert parse_ticks(kafka_rows(spark, [value for value, _ in cases])).count() == 2
+    rows = classify_ticks(kafka_rows(spark, [value for value, _, _ in cases])).collect()
+    assert [row.reason for row in rows] == [reason for _, reason, _ in cases]
+    for row, (_, _, words) in zip(rows, cases, strict=True):
+        assert (row.detail is None) if words is None else (words in row.detail), row.detail
+    assert parse_ticks(kafka_rows(spark, [value for value, _, _ in cases])).count() == 2
 
 
 def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
@@ -123,6 +137,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
             window_start="2026-08-10T14:25:00.000Z",
             window_end="2026-08-10T14:25:30.000Z",
             timestamp="2026-08-10T14:25:29.999Z",
+            last_updated="2026-08-10T14:25:29.999Z",
         ),
         Row(
             coin="BIT",
@@ -143,6 +158,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
             window_start="2026-08-10T14:25:30.000Z",
             window_end="2026-08-10T14:26:00.000Z",
             timestamp="2026-08-10T14:25:30.000Z",
+            last_updated="2026-08-10T14:25:30.000Z",
         ),
         Row(
             coin="ETH",
@@ -163,6 +179,7 @@ def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
             window_start="2026-08-10T14:25:00.000Z",
             window_end="2026-08-10T14:25:30.000Z",
             timestamp="2026-08-10T14:25:05.000Z",
+            last_updated="2026-08-10T14:25:05.000Z",
         ),
     ]
     assertDataFrameEqual(result, spark.createDataFrame(expected, result.schema))
@@ -186,3 +203,100 @@ def test_sliding_windows_count_a_tick_in_each_window_it_falls_in(spark: Any) -> 
         "2026-08-10T14:25:10.000Z",
         "2026-08-10T14:25:20.000Z",
     ]
+
+
+def test_non_finite_and_out_of_range_numbers_are_dead_lettered(spark: Any) -> None:
+    """The issue's first input (a bare NaN price) and its siblings: each refused with the
+    reason, never aggregated (before, a NaN passed ``current_price <= 0`` and became a null
+    price that the API refused, failing the query for good)."""
+    good = tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")
+    nan_tick = (
+        b'{"schema":1,"id":"bitcoin","symbol":"btc","name":"Bitcoin","current_price":NaN,'
+        b'"last_updated":"2026-05-01T12:00:05Z","observed_at":"2026-05-01T12:00:05Z"}'
+    )
+    cases = [
+        (nan_tick, "non_finite_number"),
+        (orjson.dumps({**good, "current_price": "Infinity"}), "non_finite_number"),
+        (
+            orjson.dumps(good).replace(b'"market_cap":1000.0', b'"market_cap":-Infinity'),
+            "non_finite_number",
+        ),
+        (
+            orjson.dumps(good).replace(b'"current_price":1.0', b'"current_price":1e999'),
+            "non_finite_number",
+        ),
+        ({**good, "current_price": 1e19}, "out_of_range"),
+        ({**good, "total_volume": -3.0}, "out_of_range"),
+        ({**good, "price_change_percentage_24h": -100.5}, "out_of_range"),
+        ({**good, "symbol": "s" * 201}, "out_of_range"),
+    ]
+    classified = classify_ticks(kafka_rows(spark, [value for value, _ in cases])).collect()
+    assert [row.reason for row in classified] == [reason for _, reason in cases]
+    assert parse_ticks(kafka_rows(spark, [value for value, _ in cases])).count() == 0
+    letters = dead_letters(kafka_rows(spark, [nan_tick])).collect()
+    assert [DeadLetter.model_validate(row.asDict()).reason for row in letters] == [
+        "non_finite_number"
+    ]
+    assert letters[0].value == nan_tick.decode()
+
+
+def test_time_from_the_future_is_dead_lettered_with_the_reason(spark: Any) -> None:
+    """The issue's second input: last_updated a day ahead of observed_at; and a producer whose
+    clock is a day ahead, caught against the Kafka record timestamp (the broker's append time)."""
+    appended = datetime(2026, 8, 10, 14, 25, 21, tzinfo=UTC)
+    rows = [
+        Row(value=orjson.dumps(tick("bitcoin", 1.0, "2026-08-10T14:25:20Z")), timestamp=appended),
+        Row(
+            value=orjson.dumps(
+                tick("bitcoin", 2.0, "2026-08-10T14:25:20Z", last_updated="2026-08-11T14:25:20Z")
+            ),
+            timestamp=appended,
+        ),
+        Row(value=orjson.dumps(tick("bitcoin", 3.0, "2026-08-11T14:25:20Z")), timestamp=appended),
+        Row(value=orjson.dumps(tick("bitcoin", 4.0, "2026-08-10T14:26:10Z")), timestamp=appended),
+    ]
+    raw = spark.createDataFrame(rows, "value binary, timestamp timestamp")
+    classified = classify_ticks(raw).collect()
+    assert [row.reason for row in classified] == [
+        None,
+        "source_time_ahead",
+        "observed_time_ahead",
+        None,  # 49 s ahead of the broker: within the clock-skew tolerance
+    ]
+    assert "86400 s ahead of observed_at" in classified[1].detail
+    assert "86399 s ahead of the Kafka record timestamp" in classified[2].detail
+    tighter = classify_ticks(raw, max_skew_seconds=10).collect()
+    assert tighter[3].reason == "observed_time_ahead"
+
+
+def test_a_coin_whose_source_lags_two_minutes_is_aggregated_in_the_current_window(
+    spark: Any,
+) -> None:
+    """The issue's third input: event time is the observation, so a coin CoinGecko updates less
+    often falls in the same windows as the others; its own last_updated is kept."""
+    raw = kafka_rows(
+        spark,
+        [
+            tick("bitcoin", 100.0, "2026-08-10T14:25:20Z"),
+            tick("illiquid", 5.0, "2026-08-10T14:25:20Z", last_updated="2026-08-10T14:23:20Z"),
+            tick("illiquid", 5.5, "2026-08-10T14:25:21Z", last_updated="2026-08-10T14:23:21Z"),
+        ],
+    )
+    rows = {r.coin_id: r for r in window_aggregates(parse_ticks(raw), window_seconds=30).collect()}
+    assert rows["illiquid"].window_start == rows["bitcoin"].window_start
+    assert rows["illiquid"].samples == 2
+    assert rows["illiquid"].timestamp == "2026-08-10T14:25:21.000Z"
+    assert rows["illiquid"].last_updated == "2026-08-10T14:23:21.000Z"
+
+
+def test_an_unknown_change_stays_unknown_with_no_labels(spark: Any) -> None:
+    """The issue's fourth input: price_change_percentage_24h null reached the screen as
+    +0.00 %, "Stable", "Stable"; a tiny price keeps its value."""
+    raw = kafka_rows(
+        spark,
+        [tick("new-listing", 1.234e-8, "2026-08-10T14:25:20Z", change=None)],
+    )
+    (row,) = window_aggregates(parse_ticks(raw), window_seconds=30).collect()
+    assert (row.change_24h, row.volatility, row.trend) == (None, None, None)
+    assert row.price == 1.234e-8
+    Aggregate.model_validate(row.asDict())

@@ -196,9 +196,15 @@ class SeenRequest:
 
 
 class FakeCoinGecko:
-    def __init__(self, key: str | None = None, plan: Plan = "demo") -> None:
+    def __init__(
+        self,
+        key: str | None = None,
+        plan: Plan = "demo",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.key = key
         self.plan = plan
+        self.clock = clock  # CoinGecko's clock: each row's last_updated
         self.requests: list[SeenRequest] = []
         self.served_rows: list[dict[str, Any]] = []  # every row of every 200 answer
         self._script: deque[Reply] = deque()
@@ -290,7 +296,7 @@ class FakeCoinGecko:
         if params.get("ids"):
             wanted = {coin_id.strip() for coin_id in params["ids"].split(",")}
             coins = [coin for coin in coins if coin.id in wanted]
-        now = datetime.now(UTC)
+        now = self.clock()
         rows = [documented_row(coin, rank, tick, now) for rank, coin in enumerate(coins, 1)]
         rows.sort(key=lambda row: -row["market_cap"])
         for rank, row in enumerate(rows, 1):

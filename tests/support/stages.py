@@ -107,8 +107,8 @@ class Stages:
 def running_stages(state: Path, **settings: str) -> Iterator[Stages]:
     """Kafka, then the API, the stream job and the producer, each its own process.
 
-    ``settings`` are extra environment variables for every stage. The stream job retries a
-    failed ``/ingest`` for minutes (``STREAM_INGEST_ATTEMPTS``), so it outlives an API restart.
+    ``settings`` are extra environment variables for every stage. The stream job retries an
+    unavailable ``/ingest`` until it answers, so it outlives an API restart.
     """
     kafka = LocalKafka(
         data_dir=state / "kafka",
@@ -127,7 +127,6 @@ def running_stages(state: Path, **settings: str) -> Iterator[Stages]:
         "API_PORT": str(api_port),
         "STREAM_INGEST_URL": f"http://127.0.0.1:{api_port}/ingest",
         "STREAM_CHECKPOINT_DIR": str(state / "checkpoints" / "stream"),
-        "STREAM_INGEST_ATTEMPTS": "9",
         "PRODUCER_METRICS_PORT": str(free_port()),
         "STREAM_METRICS_PORT": str(free_port()),
         "PRODUCER_INTERVAL_SECONDS": "0.5",

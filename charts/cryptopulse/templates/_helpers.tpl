@@ -118,15 +118,22 @@ should set secrets.existingSecret (or secrets.ingestToken) instead (docs/kuberne
 {{/*
 What the pods' checksum/secret annotation hashes: the effective token and CoinGecko key of the
 chart's Secret, or, with secrets.existingSecret, that Secret's name and (when the API server
-can be asked: helm install/upgrade) its data, so a changed token rolls the pods.
+can be asked: helm install/upgrade) its data; and the SCRAM password the chart writes for a
+KafkaUser in another namespace. So a changed token or password rolls the pods.
 */}}
 {{- define "cryptopulse.secretChecksum" -}}
+{{- $hashed := dict -}}
 {{- if .Values.secrets.existingSecret -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace .Values.secrets.existingSecret -}}
-{{- dict "existingSecret" .Values.secrets.existingSecret "data" (($existing | default dict).data | default dict) | toJson | sha256sum -}}
+{{- $hashed = dict "existingSecret" .Values.secrets.existingSecret "data" (($existing | default dict).data | default dict) -}}
 {{- else -}}
-{{- dict "ingest-token" (include "cryptopulse.ingestToken" .) "coingecko-api-key" .Values.secrets.coingeckoApiKey | toJson | sha256sum -}}
+{{- $hashed = dict "ingest-token" (include "cryptopulse.ingestToken" .) "coingecko-api-key" .Values.secrets.coingeckoApiKey -}}
 {{- end -}}
+{{- /* The SCRAM password the chart writes (KafkaUser in another namespace): the clients read it at start. */ -}}
+{{- if and .Values.kafka.user.create (include "cryptopulse.kafka.foreignNamespace" .) -}}
+{{- $_ := set $hashed "kafka-password" (include "cryptopulse.kafka.userPassword" .) -}}
+{{- end -}}
+{{- $hashed | toJson | sha256sum -}}
 {{- end }}
 
 {{/* ------------------------------------------------------------------ Kafka ---- */}}
@@ -234,16 +241,23 @@ scram-sha-512 users: 044-Crd-kafkauser.yaml) from a Secret it writes in both nam
 {{- include "cryptopulse.componentName" (dict "root" . "component" "kafka-password") }}
 {{- end }}
 
-{{/* The SCRAM password the chart writes for a KafkaUser in another namespace (kept like the token). */}}
+{{/*
+The SCRAM password the chart writes for a KafkaUser in another namespace: kafka.user.password,
+else the one already in the release's copy (`lookup`: kept across `helm upgrade`), else a new
+random one (new on every `helm template`: the pods' checksum/secret hashes it, so they roll
+with it). Remembered per render like the token.
+*/}}
 {{- define "cryptopulse.kafka.userPassword" -}}
 {{- $memo := .Values.kafka.user -}}
 {{- if not (hasKey $memo "_effectivePassword") -}}
-{{- $password := "" -}}
+{{- $password := .Values.kafka.user.password -}}
+{{- if not $password -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "cryptopulse.kafka.userPasswordSecret" .) -}}
 {{- if and $existing (index ($existing.data | default dict) "password") -}}
 {{- $password = index $existing.data "password" | b64dec -}}
 {{- else -}}
 {{- $password = randAlphaNum 32 -}}
+{{- end -}}
 {{- end -}}
 {{- $_ := set $memo "_effectivePassword" $password -}}
 {{- end -}}

@@ -55,11 +55,11 @@ class KubeTarget:
 
         context_namespace = None
         try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
+            config.load_kube_config()
             with contextlib.suppress(config.ConfigException, KeyError, TypeError):
-                _contexts, current = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+                _contexts, current = config.list_kube_config_contexts()
                 context_namespace = current["context"].get("namespace")
         return cls(
             namespace or context_namespace or DEFAULT_NAMESPACE,

@@ -21,7 +21,6 @@ from cryptopulse_local.doctor.probes import (
 )
 from cryptopulse_local.doctor.report import Finding, combine
 from cryptopulse_local.doctor.target import (
-    AGGREGATES_QUERY,
     DEAD_LETTERS_QUERY,
     HTTP_TIMEOUT_SECONDS,
     LAG_WARN_SECONDS,
@@ -34,6 +33,7 @@ from cryptopulse_local.doctor.target import (
     sample_window,
     second_after,
 )
+from cryptopulse_stream.recovery import AGGREGATES_QUERY
 
 
 def check_stream(target: LocalTarget, baseline: Baseline) -> Finding:

@@ -25,6 +25,7 @@ from cryptopulse_local.doctor.probes import (
 from cryptopulse_local.doctor.report import CheckResult, Status
 from cryptopulse_local.settings import LocalSettings
 from cryptopulse_producer.settings import ProducerSettings
+from cryptopulse_stream.recovery import AGGREGATES_QUERY
 from cryptopulse_stream.settings import StreamSettings
 
 LOCALHOST: Final = "127.0.0.1"
@@ -37,11 +38,10 @@ MAX_SAMPLE_SECONDS: Final = 6.0
 WATERMARK_AHEAD_SECONDS: Final = 120.0
 # Ticks behind the topic's end, in seconds of input at the current rate, before it is news.
 LAG_WARN_SECONDS: Final = 60.0
-# The stream job's Spark queries (cryptopulse_stream.main AGGREGATES_QUERY / DEAD_LETTERS_QUERY;
-# not imported from there: that module imports pyspark, which the doctor does not need).
-AGGREGATES_QUERY: Final = "window_aggregates"
+# The dead-letter query's name is cryptopulse_stream.main's DEAD_LETTERS_QUERY, not imported
+# from there: that module imports pyspark, which the doctor does not need.
 DEAD_LETTERS_QUERY: Final = "dead_letters"
-# issue 11's checkpoint recovery command (cryptopulse_stream.recovery).
+# The checkpoint recovery command (cryptopulse_stream.recovery, `cryptopulse reset-watermark`).
 RESET_WATERMARK_COMMAND: Final = "cryptopulse reset-watermark"
 TOPICS_COMMAND: Final = "cryptopulse topics"
 

@@ -28,7 +28,7 @@ from cryptopulse_api.market import POSTED, MarketState, RecentBatches
 from cryptopulse_api.metrics import ApiMetrics
 from cryptopulse_api.middleware import ServerMiddleware, connection_from_scope
 from cryptopulse_api.settings import ApiSettings
-from cryptopulse_common.contract import IngestRequest
+from cryptopulse_common.contract import IngestRequest, reason_for
 from cryptopulse_common.kafka_config import kafka_python_config
 from cryptopulse_common.logs import event
 
@@ -72,7 +72,15 @@ async def read_body(request: Request, limit: int) -> bytes | None:
 def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> FastAPI:
     registry = registry or CollectorRegistry()
     metrics = ApiMetrics(registry)
-    market = MarketState(settings.api_history_windows, settings.api_update_message_type)
+    market = MarketState(
+        settings.api_history_windows,
+        settings.api_update_message_type,
+        max_coins=settings.api_max_coins,
+        idle_seconds=settings.api_coin_idle_seconds,
+        on_forgotten=metrics.market_coins_forgotten.inc,
+        on_over_limit=metrics.market_records_over_limit.inc,
+    )
+    metrics.market_coins.set_function(lambda: len(market))
     hub = ConnectionHub(
         metrics,
         queue_size=settings.api_ws_queue_size,
@@ -101,7 +109,9 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         watchdog = loop.create_task(hub.watch_send_timeouts())
         kafka: KafkaFanout | None = None
         if settings.api_fanout_from_kafka:
-            kafka = KafkaFanout(kafka_python_config(settings), loop, fanout.from_topic, metrics)
+            kafka = KafkaFanout(
+                kafka_python_config(settings), loop, fanout.from_topic, metrics, settings.clock
+            )
             lifecycle.fanout_positioned = kafka.positioned.is_set
             kafka.start()
         try:
@@ -170,11 +180,17 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 413,
             )
         try:
-            payload = IngestRequest.model_validate_json(body)
+            payload = IngestRequest.model_validate_json(body, context=settings.clock().context())
         except ValidationError as error:
             metrics.ingest_requests.labels("invalid").inc()
+            metrics.count_refused(error)
             detail = [
-                {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+                {
+                    "loc": list(item["loc"]),
+                    "msg": item["msg"],
+                    "type": item["type"],
+                    "reason": reason_for(item["type"]),
+                }
                 for item in error.errors(include_url=False)
             ]
             event(
@@ -192,7 +208,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             batch_id=payload.batch_id,
             source=payload.source,
         )
-        before = fanout.accept(payload, POSTED)
+        before, kept = fanout.accept(payload, POSTED)
         if before & POSTED:  # the sink sent it again (at-least-once)
             metrics.ingest_requests.labels("duplicate").inc()
             metrics.ingest_duplicates.inc()
@@ -208,7 +224,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         if before:  # the stream job published it first: broadcast from the topic already
             return json_response({"count": count})
         # Starts once this response is written (the handler does not yield before that).
-        asyncio.get_running_loop().call_soon(fanout.broadcast, payload, received_at, "post")
+        asyncio.get_running_loop().call_soon(fanout.broadcast, kept, received_at, "post")
         return json_response({"count": count})
 
     @app.websocket("/ws")

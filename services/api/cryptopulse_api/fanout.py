@@ -30,16 +30,22 @@ class Fanout:
         self._metrics = metrics
         self._update_type = update_type
 
-    def accept(self, batch: IngestRequest, where: int) -> int:
+    def accept(self, batch: IngestRequest, where: int) -> tuple[int, IngestRequest]:
         """Note that ``batch`` came from ``where`` (``POSTED`` or ``PUBLISHED``) and fold it into
-        the market state if it is new. Returns where it had come from before (0: new)."""
+        the market state if it is new. Returns where it had come from before (0: new) and the
+        batch to broadcast: the records the market state kept (API_MAX_COINS)."""
         before = self._recent.seen(batch.source, batch.batch_id, where)
-        if not before:
-            self._market.apply(batch.data)
-        return before
+        if before:
+            return before, batch
+        kept = self._market.apply(batch.data)
+        if len(kept) != len(batch.data):
+            batch = batch.model_copy(update={"data": kept})
+        return before, batch
 
     def broadcast(self, batch: IngestRequest, received_at: float, origin: str) -> None:
         """Serialise the update once and queue it for every client (never waits)."""
+        if not batch.data:
+            return
         text = orjson.dumps(
             {"type": self._update_type, "data": [record.model_dump() for record in batch.data]}
         ).decode()
@@ -54,8 +60,9 @@ class Fanout:
 
     def from_topic(self, batch: IngestRequest, received_at: float) -> None:
         """A batch read from the aggregates topic (on the event loop)."""
-        if self.accept(batch, PUBLISHED):  # the POST reached this replica first
+        before, kept = self.accept(batch, PUBLISHED)
+        if before:  # the POST reached this replica first
             self._metrics.kafka_messages.labels("duplicate").inc()
             return
         self._metrics.kafka_messages.labels("broadcast").inc()
-        self.broadcast(batch, received_at, origin="kafka")
+        self.broadcast(kept, received_at, origin="kafka")

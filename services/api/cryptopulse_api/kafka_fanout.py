@@ -1,11 +1,12 @@
 """Fan-out across API replicas through the aggregates topic.
 
-The stream job publishes every batch it POSTs to ``/ingest`` to the aggregates topic too (the
-same JSON body, keyed by batch id). Every replica reads the whole topic, from its end at start
-and without a consumer group (no partition is shared out: each replica needs every batch), and
-broadcasts each batch it has not broadcast yet: the replica the POST reached broadcasts it once,
-from whichever of the two came first. Clients see every update whichever replica they are
-connected to, and see it once.
+The stream job publishes every batch ``/ingest`` accepted to the aggregates topic too (the same
+JSON body, the accepted records only, keyed by batch id); a replica checks it against the same
+contract, with its own clock, and skips a batch that breaks it. Every replica reads the whole
+topic, from its end at start and without a consumer group (no partition is shared out: each
+replica needs every batch), and broadcasts each batch it has not broadcast yet: the replica the
+POST reached broadcasts it once, from whichever of the two came first. Clients see every update
+whichever replica they are connected to, and see it once.
 
 kafka-python blocks, so the consumer runs in a thread and hands each batch to the event loop with
 ``call_soon_threadsafe``; the JSON is validated in the thread, off the loop.
@@ -24,7 +25,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from cryptopulse_api.metrics import ApiMetrics
-from cryptopulse_common.contract import AGGREGATES_TOPIC, IngestRequest
+from cryptopulse_common.contract import AGGREGATES_TOPIC, ClockBound, IngestRequest
 from cryptopulse_common.logs import event
 
 log = logging.getLogger("cryptopulse.api.fanout")
@@ -45,12 +46,14 @@ class KafkaFanout:
         loop: AbstractEventLoop,
         deliver: Deliver,
         metrics: ApiMetrics,
+        clock: Callable[[], ClockBound],
         topic: str = AGGREGATES_TOPIC,
     ) -> None:
         self._client_config = client_config  # kafka_python_config(): servers, TLS, SASL
         self._loop = loop
         self._deliver = deliver
         self._metrics = metrics
+        self._clock = clock
         self._topic = topic
         self._stop = threading.Event()
         # Set once every partition is assigned and positioned at its end: from then on no batch
@@ -150,9 +153,10 @@ class KafkaFanout:
 
     def _hand_over(self, value: bytes, received_at: float) -> None:
         try:
-            batch = IngestRequest.model_validate_json(value)
+            batch = IngestRequest.model_validate_json(value, context=self._clock().context())
         except ValidationError as error:
             self._metrics.kafka_messages.labels("invalid").inc()
+            self._metrics.count_refused(error)
             first = error.errors(include_url=False)[0]
             event(
                 log,

@@ -19,6 +19,10 @@ from pathlib import Path
 # be the soft one: then the soft limit goes up to nr_open (the kernel's default is 1048576).
 NR_OPEN_PATH = Path("/proc/sys/fs/nr_open")
 DEFAULT_NR_OPEN = 1_048_576
+# An unlimited hard limit is what macOS gives (launchd: soft 256, hard unlimited), and there a
+# soft limit above kern.maxfilesperproc is EINVAL: its setrlimit(2) man page says to use
+# min(OPEN_MAX, rlim_max), OPEN_MAX being 10240 (<sys/syslimits.h>). Tried when nr_open fails.
+OPEN_MAX = 10_240
 
 
 @dataclass(frozen=True)
@@ -39,18 +43,24 @@ def _nr_open() -> int:
 
 
 def raise_open_file_limit() -> FileLimit:
-    """Raise this process's soft ``RLIMIT_NOFILE`` to its hard limit (or to fs.nr_open when the
-    hard limit is unlimited). Never raises: a refusal is reported in ``FileLimit.error`` and the
-    soft limit stays what it was."""
+    """Raise this process's soft ``RLIMIT_NOFILE`` to its hard limit; when the hard limit is
+    unlimited, to fs.nr_open, else (macOS) to ``OPEN_MAX``. Never raises: a refusal is reported
+    in ``FileLimit.error`` and the soft limit stays what it was."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else _nr_open()
-    if soft != resource.RLIM_INFINITY and soft >= target:
+    targets = [hard] if hard != resource.RLIM_INFINITY else [_nr_open(), OPEN_MAX]
+    if soft != resource.RLIM_INFINITY and soft >= targets[0]:
         return FileLimit(soft, soft, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError) as error:
-        return FileLimit(soft, soft, hard, f"{type(error).__name__}: {error}")
-    return FileLimit(soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)
+    error_text = ""
+    for target in targets:
+        if soft != resource.RLIM_INFINITY and soft >= target:
+            return FileLimit(soft, soft, hard)  # already at the highest the system allows
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as error:
+            error_text = error_text or f"{type(error).__name__}: {error}"
+            continue
+        return FileLimit(soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)
+    return FileLimit(soft, soft, hard, error_text)
 
 
 def connection_cap(configured: int, open_files: int, reserve: int) -> int:

@@ -1,9 +1,18 @@
 """What the API server remembers of the market: the latest window per coin, a bounded history of
-recent windows per coin, and the batches it has already broadcast."""
+recent windows per coin, and the batches it has already broadcast.
+
+Memory is bounded whatever ids a source sends: at most ``max_coins`` coins (records of a further
+coin are not kept or broadcast, and are counted), each with at most ``history_windows`` windows,
+and a coin whose newest window falls ``idle_seconds`` behind the market's newest window is
+forgotten. Idleness is measured in the market's own event time, not the API's clock: a stalled
+pipeline makes nothing idle, so the screen keeps its last prices (the dashboard marks them stale)
+instead of emptying. Windows ahead of the API's clock never get here (rule ``window_ahead``).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -27,22 +36,70 @@ class MarketState:
     by every client that needs them.
     """
 
-    def __init__(self, history_windows: int, update_type: str) -> None:
+    def __init__(
+        self,
+        history_windows: int,
+        update_type: str,
+        max_coins: int = 1000,
+        idle_seconds: float = 600.0,
+        on_forgotten: Callable[[int], None] | None = None,
+        on_over_limit: Callable[[int], None] | None = None,
+    ) -> None:
         self._history_windows = history_windows
         self._update_type = update_type
+        self._max_coins = max_coins
+        self._idle = timedelta(seconds=idle_seconds)
+        self._on_forgotten = on_forgotten or (lambda count: None)
+        self._on_over_limit = on_over_limit or (lambda count: None)
         self._latest: dict[str, tuple[Rank, Aggregate]] = {}
         self._history: dict[str, dict[datetime, tuple[datetime, Aggregate]]] = {}
         self._encoded: dict[str, str] = {}
+        self._newest_window: datetime | None = None
 
-    def apply(self, records: list[Aggregate]) -> None:
+    def __len__(self) -> int:
+        """Coins held."""
+        return len(self._latest)
+
+    def apply(self, records: list[Aggregate]) -> list[Aggregate]:
+        """Fold ``records`` into the state; returns the ones kept (the ones to broadcast)."""
+        kept: list[Aggregate] = []
+        over_limit = 0
         for record in records:
             key = rank(record)
+            if self._newest_window is None or key[0] > self._newest_window:
+                self._newest_window = key[0]
             current = self._latest.get(record.coin_id)
+            if current is None and len(self._latest) >= self._max_coins:
+                self.forget_idle()
+                if len(self._latest) >= self._max_coins:
+                    over_limit += 1
+                    continue
             if current is None or key >= current[0]:
                 self._latest[record.coin_id] = (key, record)
             self._remember(record, key)
+            kept.append(record)
+        if over_limit:
+            self._on_over_limit(over_limit)
         if records:
             self._encoded.clear()
+            if self.forget_idle():  # a record may be idle on arrival (an old window)
+                kept = [record for record in kept if record.coin_id in self._latest]
+        return kept
+
+    def forget_idle(self) -> int:
+        """Forget the coins whose newest window is ``idle_seconds`` behind the market's newest;
+        returns how many."""
+        if self._newest_window is None:
+            return 0
+        horizon = self._newest_window - self._idle
+        idle = [coin for coin, (key, _record) in self._latest.items() if key[0] < horizon]
+        for coin in idle:
+            del self._latest[coin]
+            self._history.pop(coin, None)
+        if idle:
+            self._encoded.clear()
+            self._on_forgotten(len(idle))
+        return len(idle)
 
     def _remember(self, record: Aggregate, key: Rank) -> None:
         window, moment = key

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import ValidationError
+
+from cryptopulse_common.contract import AGGREGATE_REJECT_REASONS, refusals
 
 INGEST_STATUSES = ("accepted", "duplicate", "invalid", "too_large", "unauthorized")
 DROP_REASONS = ("send_timeout", "queue_overflow", "send_error")
@@ -71,6 +74,32 @@ class ApiMetrics:
         self.ingest_records = Counter(
             "cryptopulse_ingest_records_total", "Aggregate records accepted.", registry=registry
         )
+        self.ingest_records_refused = Counter(
+            "cryptopulse_ingest_records_refused_total",
+            "Aggregate records refused by /ingest (422) or on the aggregates topic, by the "
+            "contract's reason of their first error (docs/contract.md).",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in AGGREGATE_REJECT_REASONS:
+            self.ingest_records_refused.labels(reason)
+        # Set by the market state with set_function.
+        self.market_coins = Gauge(
+            "cryptopulse_market_coins",
+            "Coins the market state holds (at most API_MAX_COINS).",
+            registry=registry,
+        )
+        self.market_coins_forgotten = Counter(
+            "cryptopulse_market_coins_forgotten_total",
+            "Coins forgotten because their newest window fell API_COIN_IDLE_SECONDS behind the "
+            "market's newest.",
+            registry=registry,
+        )
+        self.market_records_over_limit = Counter(
+            "cryptopulse_market_records_over_coin_limit_total",
+            "Records of a new coin not kept or broadcast because API_MAX_COINS coins are held.",
+            registry=registry,
+        )
         self.ingest_duplicates = Counter(
             "cryptopulse_ingest_duplicates_total",
             "Batches POSTed again (same source and batch_id): acknowledged, not broadcast again.",
@@ -93,3 +122,14 @@ class ApiMetrics:
         )
         for method, route in ROUTES:
             self.request_latency.labels(method, route)
+
+    def count_refused(self, error: ValidationError) -> None:
+        """Count each refused record once, by the reason of its first error (``data.<i>...``);
+        an error outside the records (the envelope) counts once."""
+        first: dict[str, str] = {}
+        for refusal in refusals(error):
+            parts = refusal.location.split(".")
+            key = parts[1] if len(parts) > 1 and parts[0] == "data" else "envelope"
+            first.setdefault(key, refusal.reason)
+        for reason in first.values():
+            self.ingest_records_refused.labels(reason).inc()

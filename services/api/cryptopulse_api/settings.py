@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field
 
+from cryptopulse_common.contract import ClockBound
 from cryptopulse_common.ports import API_PORT, LOCALHOST
 from cryptopulse_common.settings import CommonSettings
 
@@ -37,6 +39,19 @@ class ApiSettings(CommonSettings):
     )
     api_history_windows: int = Field(
         default=120, ge=1, description="Windows per coin kept for GET /api/history."
+    )
+    api_max_coins: int = Field(
+        default=1000,
+        ge=1,
+        description="Coins the market state holds at most (snapshot and history: about 120 kB "
+        "each); records of further coins are not kept or broadcast and are counted.",
+    )
+    api_coin_idle_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A coin whose newest window is this far behind the market's newest window is "
+        "forgotten (measured in the market's own event time, so a stalled pipeline forgets "
+        "nothing).",
     )
     api_max_connections: int = Field(
         default=10_000,
@@ -88,6 +103,10 @@ class ApiSettings(CommonSettings):
         description="Also broadcast the batches other replicas received, read from the "
         "aggregates topic (needs the broker at KAFKA_BOOTSTRAP_SERVERS).",
     )
+
+    def clock(self) -> ClockBound:
+        """The API's clock for the contract's ``window_ahead`` rule, read per request."""
+        return ClockBound(now=datetime.now(UTC), max_skew_seconds=self.max_clock_skew_seconds)
 
     @property
     def allowed_origins(self) -> frozenset[str] | None:

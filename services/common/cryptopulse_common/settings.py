@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cryptopulse_common.contract import DEFAULT_MAX_CLOCK_SKEW_SECONDS
 from cryptopulse_common.logs import LogFormat
 from cryptopulse_common.ports import KAFKA_PORT, LOCALHOST
 
@@ -37,6 +38,14 @@ class CommonSettings(BaseSettings):
     )
     kafka_ssl_cafile: str = Field(
         default="", description="PEM CA certificate of the Kafka TLS listener."
+    )
+    max_clock_skew_seconds: float = Field(
+        default=DEFAULT_MAX_CLOCK_SKEW_SECONDS,
+        ge=0,
+        description="How far a timestamp may be ahead of the clock that bounds it: a tick's "
+        "last_updated ahead of its observed_at, observed_at ahead of the broker's append time, "
+        "an aggregate ahead of the API's clock. Beyond it the record is refused "
+        "(docs/contract.md).",
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING).")
     log_format: LogFormat = Field(default="text", description="Log line format: text or json.")

@@ -32,7 +32,8 @@ export interface MarketAlert {
   /** Percent moved within the window (open to close). */
   readonly windowMove: number;
   readonly tone: 'up' | 'down';
-  readonly change24h: number;
+  /** Null when the source does not know it (window-move alerts only). */
+  readonly change24h: number | null;
   readonly price: number;
   /** Event time of the record that raised it (ISO 8601). */
   readonly at: string;
@@ -49,8 +50,9 @@ export const EMPTY_ALERTS: AlertState = { alerts: [], raised: new Map() };
 
 const WILD_VOLATILITY = VOLATILITY_LABELS.indexOf('High Volatility');
 
+/** -1 when the volatility is unknown: an unknown is never an alert. */
 function volatilityRank(record: Aggregate): number {
-  return VOLATILITY_LABELS.indexOf(record.volatility);
+  return record.volatility === null ? -1 : VOLATILITY_LABELS.indexOf(record.volatility);
 }
 
 /** Percent moved within the record's window, open to close. */
@@ -76,7 +78,7 @@ export function alertsFor(record: Aggregate, previous: Aggregate | undefined): O
   }
   const rank = volatilityRank(record);
   if (rank >= WILD_VOLATILITY && (previous === undefined || rank > volatilityRank(previous))) {
-    const tone = record.change_24h >= 0 ? 'up' : 'down';
+    const tone = (record.change_24h ?? 0) >= 0 ? 'up' : 'down';
     found.push({ ...base, kind: 'volatility', label: record.volatility, tone });
   }
   const sameWindow = previous !== undefined && previous.window_start === record.window_start;

@@ -18,7 +18,17 @@ export type VolatilityLabel = (typeof VOLATILITY_LABELS)[number];
 export const TREND_LABELS = ['Crashing', 'Falling', 'Stable', 'Rising', 'Surging'] as const;
 export type TrendLabel = (typeof TREND_LABELS)[number];
 
-/** One coin over one event-time window. */
+/**
+ * Bounds of the numbers on the wire, as `cryptopulse_common.contract` sets them (MAX_MAGNITUDE,
+ * MIN_CHANGE_PERCENT); `tests/common/test_dashboard_contract.py` keeps the two equal.
+ */
+export const MAX_MAGNITUDE = 1e18;
+export const MIN_CHANGE_PERCENT = -100;
+
+/**
+ * One coin over one event-time window. `change_24h` is null when the source does not know it,
+ * and `volatility` and `trend` are null with it: unknown is never shown as known.
+ */
 export interface Aggregate {
   readonly coin: string;
   readonly coin_id: string;
@@ -30,14 +40,19 @@ export interface Aggregate {
   readonly close: number;
   readonly mean_price: number;
   readonly samples: number;
-  readonly change_24h: number;
+  readonly change_24h: number | null;
   readonly volume_24h: number | null;
   readonly market_cap: number | null;
-  readonly volatility: VolatilityLabel;
-  readonly trend: TrendLabel;
+  readonly volatility: VolatilityLabel | null;
+  readonly trend: TrendLabel | null;
   readonly window_start: string;
   readonly window_end: string;
+  /** Event time (the producer's observation) of the newest tick in the window. */
   readonly timestamp: string;
+  /** The source's newest own update time in the window; it may lag `timestamp`. */
+  readonly last_updated: string | null;
+  /** False once the stream job's watermark has passed `window_end`: the record is final. */
+  readonly window_open: boolean;
 }
 
 /** A message from `/ws` (or `GET /api/snapshot`) after validation. */
@@ -51,9 +66,11 @@ export interface ParseResult {
   readonly problems: readonly string[];
 }
 
-const NUMBER_FIELDS = ['price', 'open', 'high', 'low', 'close', 'mean_price', 'change_24h'] as const;
-const NULLABLE_NUMBER_FIELDS = ['volume_24h', 'market_cap'] as const;
+const PRICE_FIELDS = ['price', 'open', 'high', 'low', 'close', 'mean_price'] as const;
+const AMOUNT_FIELDS = ['volume_24h', 'market_cap'] as const;
 const TIMESTAMP_FIELDS = ['window_start', 'window_end', 'timestamp'] as const;
+/** open, close and price lie within [low, high]; the mean may differ from them in its last bits. */
+const WITHIN_RANGE_FIELDS = ['open', 'close', 'price', 'mean_price'] as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -88,23 +105,52 @@ export function validateAggregate(value: unknown): Aggregate | string {
   if (!isNonEmptyString(value.coin)) return wrong('coin', 'a non-empty string');
   if (!isNonEmptyString(value.coin_id)) return wrong('coin_id', 'a non-empty string');
   if (typeof value.name !== 'string') return wrong('name', 'a string');
-  for (const field of NUMBER_FIELDS) {
-    if (!isFiniteNumber(value[field])) return wrong(field, 'a number');
+  for (const field of PRICE_FIELDS) {
+    const price = value[field];
+    if (!isFiniteNumber(price) || price <= 0 || price > MAX_MAGNITUDE) {
+      return wrong(field, `a number in (0, ${MAX_MAGNITUDE}]`);
+    }
   }
-  if (!Number.isInteger(value.samples)) return wrong('samples', 'an integer');
-  for (const field of NULLABLE_NUMBER_FIELDS) {
-    if (value[field] !== null && !isFiniteNumber(value[field])) return wrong(field, 'a number or null');
+  if (!Number.isInteger(value.samples) || (value.samples as number) < 1) return wrong('samples', 'an integer >= 1');
+  const change = value.change_24h;
+  if (change !== null && (!isFiniteNumber(change) || change < MIN_CHANGE_PERCENT || change > MAX_MAGNITUDE)) {
+    return wrong('change_24h', `a number in [${MIN_CHANGE_PERCENT}, ${MAX_MAGNITUDE}] or null`);
   }
-  if (!includes(VOLATILITY_LABELS, value.volatility)) {
-    return wrong('volatility', `one of ${VOLATILITY_LABELS.join(', ')}`);
+  for (const field of AMOUNT_FIELDS) {
+    const amount = value[field];
+    if (amount !== null && (!isFiniteNumber(amount) || amount < 0 || amount > MAX_MAGNITUDE)) {
+      return wrong(field, `a number in [0, ${MAX_MAGNITUDE}] or null`);
+    }
   }
-  if (!includes(TREND_LABELS, value.trend)) return wrong('trend', `one of ${TREND_LABELS.join(', ')}`);
+  if (!(value.volatility === null ? change === null : includes(VOLATILITY_LABELS, value.volatility) && change !== null)) {
+    return wrong('volatility', `one of ${VOLATILITY_LABELS.join(', ')} (null exactly when change_24h is null)`);
+  }
+  if (!(value.trend === null ? change === null : includes(TREND_LABELS, value.trend) && change !== null)) {
+    return wrong('trend', `one of ${TREND_LABELS.join(', ')} (null exactly when change_24h is null)`);
+  }
   for (const field of TIMESTAMP_FIELDS) {
     const text = value[field];
     if (typeof text !== 'string' || Number.isNaN(timestampMillis(text))) {
       return wrong(field, 'an ISO 8601 timestamp');
     }
   }
+  const sourceTime = value.last_updated;
+  if (sourceTime !== null && (typeof sourceTime !== 'string' || Number.isNaN(timestampMillis(sourceTime)))) {
+    return wrong('last_updated', 'an ISO 8601 timestamp or null');
+  }
+  if (typeof value.window_open !== 'boolean') return wrong('window_open', 'true or false');
+  const low = value.low as number;
+  const high = value.high as number;
+  for (const field of WITHIN_RANGE_FIELDS) {
+    const slack = field === 'mean_price' ? 1e-9 * high : 0;
+    const price = value[field] as number;
+    if (price < low - slack || price > high + slack) return wrong(field, `within [low ${low}, high ${high}]`);
+  }
+  const start = timestampMillis(value.window_start as string);
+  const end = timestampMillis(value.window_end as string);
+  if (start >= end) return wrong('window_end', 'after window_start');
+  const moment = timestampMillis(value.timestamp as string);
+  if (moment < start || moment >= end) return wrong('timestamp', 'within [window_start, window_end)');
   return value as unknown as Aggregate;
 }
 

@@ -5,8 +5,8 @@ export const MISSING = '—';
 export interface Formatters {
   /** A price with decimals that suit its size: 96,512.40 / 0.3812 / 0.00002134. */
   price(value: number): string;
-  /** A percent change with its sign: +2.35% / −1.20% / 0.00%. */
-  change(percent: number): string;
+  /** A percent change with its sign: +2.35% / −1.20% / 0.00%; `—` when unknown. */
+  change(percent: number | null): string;
   /** A large amount in short form: $1.9T; `—` when unknown. */
   compact(value: number | null): string;
   /** Wall-clock time of an ISO timestamp: 17:00:30. */
@@ -69,7 +69,7 @@ export function createFormatters({ locale, currency }: FormatOptions): Formatter
   const countFormat = numberFormat({ maximumFractionDigits: 0 });
   return {
     price: (value) => numberFormat({ ...money, ...priceDigits(value) }).format(value),
-    change: (percent) => changeFormat.format(percent / 100),
+    change: (percent) => (percent === null ? MISSING : changeFormat.format(percent / 100)),
     compact: (value) => (value === null ? MISSING : compactFormat.format(value)),
     time: (iso) => {
       const millis = Date.parse(iso);
@@ -83,8 +83,9 @@ export function createFormatters({ locale, currency }: FormatOptions): Formatter
   };
 }
 
-/** Direction of a change, for its colour: `up`, `down` or `flat`. */
-export function changeDirection(percent: number): 'up' | 'down' | 'flat' {
+/** Direction of a change, for its colour: `up`, `down` or `flat` (also for an unknown change). */
+export function changeDirection(percent: number | null): 'up' | 'down' | 'flat' {
+  if (percent === null) return 'flat';
   if (percent > 0) return 'up';
   if (percent < 0) return 'down';
   return 'flat';

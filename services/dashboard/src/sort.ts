@@ -52,9 +52,9 @@ function sortValue(record: Aggregate, key: SortKey): SortValue {
     case 'market_cap':
       return record[key];
     case 'volatility':
-      return VOLATILITY_LABELS.indexOf(record.volatility);
+      return record.volatility === null ? null : VOLATILITY_LABELS.indexOf(record.volatility);
     case 'trend':
-      return TREND_LABELS.indexOf(record.trend);
+      return record.trend === null ? null : TREND_LABELS.indexOf(record.trend);
   }
 }
 
@@ -67,7 +67,8 @@ function compareValues(a: SortValue, b: SortValue): number {
 }
 
 /**
- * A sorted copy. Missing values (a null market cap) go last whichever the direction; ties fall
+ * A sorted copy. Missing values (a null market cap, an unknown change and its labels) go last
+ * whichever the direction; ties fall
  * back to the symbol, then the id, so rows never swap places between renders.
  */
 export function sortAggregates(records: Iterable<Aggregate>, sort: SortState): Aggregate[] {

@@ -14,6 +14,12 @@ describe('alertsFor', () => {
     expect(kinds(BITCOIN, BITCOIN)).toEqual([]);
   });
 
+  it('raises nothing on an unknown change: an unknown is not a move', () => {
+    const unknown = aggregate({ change_24h: null, volatility: null, trend: null });
+    expect(kinds(unknown)).toEqual([]);
+    expect(kinds(unknown, aggregate({ change_24h: 6, trend: 'Surging' }))).toEqual([]);
+  });
+
   it('raises when the trend turns surging or crashing, not while it stays there', () => {
     const surging = aggregate({ change_24h: 6, trend: 'Surging' });
     expect(kinds(surging, BITCOIN)).toEqual(['trend:Surging:up']);

@@ -8,20 +8,20 @@ import { THEME_STORAGE_KEY } from '../src/theme';
 import { DATA_AGE_TEST_ID, STATUS_TEST_ID } from '../src/view/status';
 import { FakeCharts } from './fake-charts';
 import { FakeTransport } from './fake-transport';
-import { aggregate, BITCOIN, DOGECOIN, ETHEREUM, frame } from './fixtures';
+import { aggregate, BITCOIN, consistent, DOGECOIN, ETHEREUM, frame } from './fixtures';
 
 const CONFIG = { wsUrl: 'ws://127.0.0.1:8000/ws', apiUrl: 'http://127.0.0.1:8000/', currency: 'USD' };
 
 /** A fixture `windows` windows later (the fixtures' windows are 60 s long). */
 function later(record: Aggregate, windows: number, overrides: Partial<Aggregate> = {}): Aggregate {
   const shift = (iso: string): string => new Date(Date.parse(iso) + windows * 60_000).toISOString();
-  return {
+  const moved = {
     ...record,
     window_start: shift(record.window_start),
     window_end: shift(record.window_end),
     timestamp: shift(record.timestamp),
-    ...overrides,
   };
+  return consistent(moved, overrides);
 }
 
 let fake: FakeTransport;

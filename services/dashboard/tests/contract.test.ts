@@ -27,7 +27,9 @@ describe('parseServerMessage', () => {
     const broken = { ...ETHEREUM, price: '3412' };
     const result = parseServerMessage(frame(MARKET_UPDATE_MESSAGE, [BITCOIN, broken]));
     expect(result.message).toEqual({ kind: 'update', data: [BITCOIN] });
-    expect(result.problems).toEqual(['dropped record ethereum: field price should be a number, got "3412"']);
+    expect(result.problems).toEqual([
+      'dropped record ethereum: field price should be a number in (0, 1000000000000000000], got "3412"',
+    ]);
   });
 
   it('rejects frames that are not messages', () => {
@@ -43,16 +45,43 @@ describe('validateAggregate', () => {
     expect(validateAggregate(DOGECOIN)).toBe(DOGECOIN);
   });
 
+  it('accepts an unknown change with unknown labels: unknown stays unknown', () => {
+    const unknown = { ...BITCOIN, change_24h: null, volatility: null, trend: null };
+    expect(validateAggregate(unknown)).toBe(unknown);
+  });
+
   it.each([
     ['coin', ''],
     ['samples', 1.5],
-    ['change_24h', null],
+    ['samples', 0],
     ['market_cap', 'big'],
+    ['market_cap', -1],
     ['volatility', 'Wild'],
     ['trend', 'Sideways'],
     ['window_start', 'yesterday'],
     ['timestamp', undefined],
+    // What Infinity became on the wire before the API refused it (the issue's second input).
+    ['price', null],
+    ['price', 0],
+    ['price', -1],
+    ['price', 1e19],
+    ['change_24h', -150],
+    ['change_24h', '1.5'],
+    ['last_updated', 'soon'],
+    ['window_open', undefined],
   ])('rejects %s = %j', (field, value) => {
     expect(validateAggregate({ ...BITCOIN, [field]: value })).toMatch(`field ${field} should be`);
+  });
+
+  it.each([
+    ['a label without a change', { change_24h: null }, 'volatility'],
+    ['a change without labels', { volatility: null, trend: null }, 'volatility'],
+    ['a trend without a change', { change_24h: null, volatility: null }, 'trend'],
+    ['a low above the open', { low: 96_450 }, 'open'],
+    ['a close above the high', { close: 97_000 }, 'close'],
+    ['a window that ends before it starts', { window_end: '2026-11-28T16:59:00.000Z' }, 'window_end'],
+    ['a timestamp outside its window', { timestamp: '2026-11-28T17:05:00.000Z' }, 'timestamp'],
+  ])('rejects %s', (_what, change, field) => {
+    expect(validateAggregate({ ...BITCOIN, ...change })).toMatch(`field ${field} should be`);
   });
 });

@@ -21,10 +21,41 @@ const BASE: Aggregate = {
   window_start: '2026-11-28T17:00:00.000Z',
   window_end: '2026-11-28T17:01:00.000Z',
   timestamp: '2026-11-28T17:00:30.000Z',
+  last_updated: '2026-11-28T17:00:29.000Z',
+  window_open: true,
 };
 
+/**
+ * `record` with `overrides`, kept within the contract where the test leaves it free: prices the
+ * test set widen high and low; prices it did not set follow the close into [low, high]; a moved
+ * window carries its timestamp along. A record the contract refuses is dropped by the parser, so
+ * a test meaning to send one says so explicitly.
+ */
+export function consistent(record: Aggregate, overrides: Partial<Aggregate> = {}): Aggregate {
+  const merged = { ...record, ...overrides };
+  const set = (field: keyof Aggregate): boolean => overrides[field] !== undefined;
+  const chosen = (['open', 'close', 'price', 'mean_price'] as const).filter(set).map((field) => merged[field]);
+  const high = set('high') ? merged.high : Math.max(merged.high, ...chosen);
+  const low = set('low') ? merged.low : Math.min(merged.low, ...chosen);
+  const clamp = (value: number): number => Math.min(high, Math.max(low, value));
+  const close = set('close') ? merged.close : clamp(merged.close);
+  const start = Date.parse(merged.window_start);
+  const moved = set('window_start');
+  return {
+    ...merged,
+    high,
+    low,
+    close,
+    open: set('open') ? merged.open : clamp(merged.open),
+    price: set('price') ? merged.price : clamp(set('close') ? close : merged.price),
+    mean_price: set('mean_price') ? merged.mean_price : clamp(merged.mean_price),
+    window_end: set('window_end') || !moved ? merged.window_end : new Date(start + 60_000).toISOString(),
+    timestamp: set('timestamp') || !moved ? merged.timestamp : new Date(start + 30_000).toISOString(),
+  };
+}
+
 export function aggregate(overrides: Partial<Aggregate> = {}): Aggregate {
-  return { ...BASE, ...overrides };
+  return consistent(BASE, overrides);
 }
 
 export const BITCOIN = aggregate();

@@ -17,6 +17,13 @@ describe('price', () => {
     expect(en.price(0.0000213456)).toBe('$0.00002135');
     expect(priceDigits(0)).toEqual({ minimumFractionDigits: 2, maximumFractionDigits: 2 });
   });
+
+  it('never shows a tiny price as zero, on the page or on a chart axis', () => {
+    // The fourth input: a new listing at 1.234e-08 was logged as $0.00.
+    expect(en.price(1.234e-8)).toBe('$0.00000001234');
+    expect(en.plainPrice(1.234e-8)).toBe('0.00000001234');
+    expect(en.plainPrice(1.2e-12)).toBe('0.000000000001200');
+  });
 });
 
 describe('change', () => {
@@ -27,6 +34,11 @@ describe('change', () => {
     expect(changeDirection(2.345)).toBe('up');
     expect(changeDirection(-0.01)).toBe('down');
     expect(changeDirection(0)).toBe('flat');
+  });
+
+  it('shows an unknown change as unknown, not as no move', () => {
+    expect(en.change(null)).toBe(MISSING);
+    expect(changeDirection(null)).toBe('flat');
   });
 });
 

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { BIG_MOVE_PERCENT, comparisonBars, marketOverview } from '../src/overview';
 import { aggregate, BITCOIN, DOGECOIN, ETHEREUM } from './fixtures';
 
+// A new listing CoinGecko has no 24 h change for yet (price_change_percentage_24h: null).
+const UNKNOWN = aggregate({ coin: 'NEW', coin_id: 'new-listing', change_24h: null, volatility: null, trend: null });
+
 describe('marketOverview', () => {
   it('sums volumes and caps, averages the changes and counts gainers, losers and big movers', () => {
     const mover = aggregate({ coin_id: 'x', change_24h: -BIG_MOVE_PERCENT, volume_24h: 1, market_cap: 2 });
@@ -19,6 +22,11 @@ describe('marketOverview', () => {
   it('says nothing rather than zero when nothing is known', () => {
     expect(marketOverview([])).toMatchObject({ coins: 0, totalVolume: null, averageChange: null });
     expect(marketOverview([DOGECOIN])).toMatchObject({ totalVolume: null, totalMarketCap: null });
+    expect(marketOverview([UNKNOWN])).toMatchObject({ coins: 1, averageChange: null, gainers: 0, losers: 0 });
+  });
+
+  it('averages and counts only the changes that are known', () => {
+    expect(marketOverview([BITCOIN, UNKNOWN])).toMatchObject({ coins: 2, averageChange: 2.35, gainers: 1, losers: 0 });
   });
 });
 
@@ -28,6 +36,14 @@ describe('comparisonBars', () => {
       { coinId: 'bitcoin', coin: 'BTC', change: 2.35, size: 2.35 / 6.4 },
       { coinId: 'ethereum', coin: 'ETH', change: -1.2, size: 1.2 / 6.4 },
       { coinId: 'dogecoin', coin: 'DOGE', change: -6.4, size: 1 },
+    ]);
+  });
+
+  it('lists coins with an unknown change last, with an empty bar', () => {
+    expect(comparisonBars([UNKNOWN, DOGECOIN, BITCOIN]).map((bar) => [bar.coinId, bar.change, bar.size])).toEqual([
+      ['bitcoin', 2.35, 2.35 / 6.4],
+      ['dogecoin', -6.4, 1],
+      ['new-listing', null, 0],
     ]);
   });
 

@@ -34,6 +34,15 @@ describe('sortAggregates', () => {
     expect(byVolatility.map((record) => record.volatility)).toEqual(['Volatile', 'Moving', 'Stable']);
   });
 
+  it('puts coins whose change is unknown last, whichever the direction', () => {
+    const unknown = aggregate({ coin: 'NEW', coin_id: 'new-listing', change_24h: null, volatility: null, trend: null });
+    for (const key of ['change_24h', 'volatility', 'trend'] as const) {
+      for (const direction of ['asc', 'desc'] as const) {
+        expect(ids(sortAggregates([unknown, ...ALL], { key, direction })).at(-1)).toBe('new-listing');
+      }
+    }
+  });
+
   it('breaks ties by symbol so rows keep their place', () => {
     const a = aggregate({ coin: 'AAA', coin_id: 'a' });
     const b = aggregate({ coin: 'BBB', coin_id: 'b' });

@@ -25,8 +25,9 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from cryptopulse_common.contract import DEFAULT_MAX_CLOCK_SKEW_SECONDS
 from cryptopulse_common.logs import event
-from cryptopulse_producer.mapping import ticks_from_markets_body
+from cryptopulse_producer.mapping import loads_market_json, ticks_from_markets_body
 from cryptopulse_producer.metrics import FetchOutcome, ProducerMetrics
 from cryptopulse_producer.recording import RecordingWriter
 from cryptopulse_producer.retry import Backoff, Wait, rate_limit_wait
@@ -181,8 +182,8 @@ class CoinGeckoClient:
     def _parsed(self, response: httpx.Response, started: float) -> MarketsResponse:
         observed_at = datetime.fromtimestamp(self._clock(), UTC)
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError as error:
+            body = loads_market_json(response.content)
+        except ValueError as error:
             self._count("bad_body", started)
             raise CoinGeckoError(
                 f"CoinGecko answered 200 with a body that is not JSON ({error}): "
@@ -204,6 +205,7 @@ class CoinGeckoSource:
         coin_ids: Sequence[str],
         vs_currency: str = "usd",
         recorder: RecordingWriter | None = None,
+        max_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS,
     ) -> None:
         if not coin_ids:
             raise ValueError("the coingecko source needs at least one coin id (PRODUCER_COINS)")
@@ -211,6 +213,7 @@ class CoinGeckoSource:
         self._coin_ids = list(dict.fromkeys(coin_ids))
         self._vs_currency = vs_currency
         self._recorder = recorder
+        self._max_skew = max_skew_seconds
         self._missing: set[str] = set()
 
     @classmethod
@@ -242,7 +245,13 @@ class CoinGeckoSource:
             coins=len(settings.coin_ids),
             interval_seconds=settings.producer_interval_seconds,
         )
-        return cls(client, settings.coin_ids, settings.coingecko_vs_currency, recorder)
+        return cls(
+            client,
+            settings.coin_ids,
+            settings.coingecko_vs_currency,
+            recorder,
+            settings.max_clock_skew_seconds,
+        )
 
     def poll(self) -> PollResult:
         result = PollResult()
@@ -258,7 +267,7 @@ class CoinGeckoSource:
                 continue
             if self._recorder is not None:
                 self._recorder.append(response.observed_at, response.body)
-            mapped = ticks_from_markets_body(response.body, response.observed_at)
+            mapped = ticks_from_markets_body(response.body, response.observed_at, self._max_skew)
             if mapped.error is not None:
                 result.errors.append(f"{where}CoinGecko {mapped.error}")
             result.ticks += mapped.ticks

@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from cryptopulse_common.contract import TICKS_TOPIC, Tick
+from cryptopulse_common.display import format_change, format_price
 from cryptopulse_common.logs import configure, event
 from cryptopulse_common.ops_server import OpsServer
 from cryptopulse_producer.kafka_client import (
@@ -44,11 +45,13 @@ DROP_LOG_EVERY_SECONDS = 10.0
 
 
 def summary_line(ticks: list[Tick], limit: int = 3) -> str:
-    """``✓ BTC $97,123.45 (+1.23%)`` for the first few coins, as the original producer printed."""
+    """``✓ BTC $97,123.45 (+1.23%)`` for the first few coins, as the original producer printed;
+    a tiny price keeps its significant digits (``$0.00000001234``) and an unknown change reads
+    ``(—)``, never ``+0.00%``."""
     parts = []
     for tick in ticks[:limit]:
-        change = tick.price_change_percentage_24h or 0.0
-        parts.append(f"✓ {tick.symbol.upper()} ${tick.current_price:,.2f} ({change:+.2f}%)")
+        change = format_change(tick.price_change_percentage_24h)
+        parts.append(f"✓ {tick.symbol.upper()} ${format_price(tick.current_price)} ({change})")
     more = f" +{len(ticks) - limit} more" if len(ticks) > limit else ""
     return " ".join(parts) + more
 
@@ -56,10 +59,11 @@ def summary_line(ticks: list[Tick], limit: int = 3) -> str:
 class Producer:
     """One producer process: a market source polled into a :class:`TickPublisher`.
 
-    ``/health`` is 200 while Kafka has acknowledged a tick within the last
-    ``settings.health_max_silence_seconds`` (counted from start until the first one), else 503
-    with the reason: it says whether ticks are reaching Kafka, whatever the cause (broker away,
-    source failing or rate-limited for long).
+    ``/health`` is 503 until a Kafka broker has answered (the pod stays un-Ready however long
+    Kafka takes to come up: readiness on Kafka acks), then 200 while Kafka has acknowledged a
+    tick within the last ``settings.health_max_silence_seconds`` (counted from the connection
+    until the first one), else 503 with the reason: it says whether ticks are reaching Kafka,
+    whatever the cause (broker away, source failing or rate-limited for long).
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class Producer:
         self._clock = clock
         self._started_at = clock()
         self._publisher: TickPublisher | None = None
+        self._connected_at: float | None = None
         self._source_name: str = settings.producer_source
         self._kafka_outage = False
         self._drops_unlogged = 0
@@ -85,8 +90,8 @@ class Producer:
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = self._clock()
         publisher = self._publisher
+        connected_at = self._connected_at
         last_ack = publisher.last_ack_at if publisher else None
-        silence = now - (last_ack if last_ack is not None else self._started_at)
         limit = self.settings.health_max_silence_seconds
         details: dict[str, Any] = {
             "source": self._source_name,
@@ -94,6 +99,13 @@ class Producer:
             "buffered": publisher.buffered if publisher else 0,
             "max_silence_seconds": limit,
         }
+        if publisher is None or connected_at is None:
+            details["reason"] = (
+                f"not connected to Kafka yet ({self.settings.kafka_bootstrap_servers}, "
+                f"waiting {now - self._started_at:.0f} s)"
+            )
+            return False, details
+        silence = now - (last_ack if last_ack is not None else connected_at)
         healthy = silence <= limit
         if not healthy:
             details["reason"] = (
@@ -161,6 +173,7 @@ class Producer:
         except ConnectInterruptedError:
             event(log, "stopped before Kafka answered; nothing was published")
             return None
+        self._connected_at = self._clock()
         self._publisher = TickPublisher(
             producer,
             self.metrics,
@@ -244,11 +257,12 @@ class Producer:
         for row in result.rejected:
             event(
                 log,
-                f"skipping bad {source.name} row: {row.reason}",
+                f"skipping bad {source.name} row: {row.detail}",
                 logging.WARNING,
                 coin=row.coin_id,
+                reason=row.reason,
             )
-        self.metrics.rows_rejected.inc(len(result.rejected))
+            self.metrics.rows_rejected.labels(row.reason).inc()
         for error in result.errors:
             event(log, f"✗ {error}", logging.WARNING, source=source.name)
         if result.ticks or not result.errors:

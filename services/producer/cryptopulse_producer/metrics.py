@@ -6,6 +6,8 @@ from typing import Final, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from cryptopulse_common.contract import TICK_REJECT_REASONS
+
 FetchOutcome = Literal[
     "ok", "rate_limited", "server_error", "client_error", "timeout", "connection_error", "bad_body"
 ]
@@ -54,9 +56,12 @@ class ProducerMetrics:
         )
         self.rows_rejected = Counter(
             "cryptopulse_producer_rows_rejected_total",
-            "Source rows skipped because they do not match the documented shape or the contract.",
+            "Source rows skipped because they break the contract, by reason (docs/contract.md).",
+            ["reason"],
             registry=registry,
         )
+        for rejected in TICK_REJECT_REASONS:
+            self.rows_rejected.labels(rejected)
         self.ticks_sent = Counter(
             "cryptopulse_producer_ticks_sent_total",
             "Ticks acknowledged by Kafka (acks=all).",

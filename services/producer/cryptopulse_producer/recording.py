@@ -9,6 +9,8 @@ simulated market (how the example in ``services/producer/recordings/`` was made)
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Final
 import orjson
 
 from cryptopulse_common.contract import DEFAULT_COIN_IDS, format_timestamp, parse_timestamp
+from cryptopulse_producer.mapping import loads_market_json
 
 OBSERVED_AT_KEY: Final = "observed_at"
 RESPONSE_KEY: Final = "response"
@@ -36,9 +39,22 @@ class RecordedResponse:
     response: object
 
     def line(self) -> bytes:
-        return orjson.dumps(
-            {OBSERVED_AT_KEY: format_timestamp(self.observed_at), RESPONSE_KEY: self.response}
-        )
+        """The JSON line; a body with NaN or Infinity keeps them as the source sent them
+        (Python's writer) instead of turning them into null (orjson)."""
+        item = {OBSERVED_AT_KEY: format_timestamp(self.observed_at), RESPONSE_KEY: self.response}
+        if _has_non_finite(self.response):
+            return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        return orjson.dumps(item)
+
+
+def _has_non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return False
 
 
 class RecordingWriter:
@@ -70,11 +86,13 @@ def read_recording(path: Path) -> list[RecordedResponse]:
             if not raw.strip():
                 continue
             try:
-                item = orjson.loads(raw)
+                item = loads_market_json(raw)
+                if not isinstance(item, dict):
+                    raise TypeError(f"a line is {type(item).__name__}, not an object")
                 entries.append(
                     RecordedResponse(parse_timestamp(item[OBSERVED_AT_KEY]), item[RESPONSE_KEY])
                 )
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            except (KeyError, TypeError, ValueError) as error:
                 raise RecordingError(
                     f"{path}:{number} is not a recorded response "
                     f'({{"{OBSERVED_AT_KEY}": ..., "{RESPONSE_KEY}": ...}}): {error}'

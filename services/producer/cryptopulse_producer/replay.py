@@ -16,7 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptopulse_common.contract import TICK_EVENT_TIME_FIELD, format_timestamp, parse_timestamp
+from cryptopulse_common.contract import (
+    DEFAULT_MAX_CLOCK_SKEW_SECONDS,
+    TICK_SOURCE_TIME_FIELD,
+    format_timestamp,
+    parse_timestamp,
+)
 from cryptopulse_common.logs import event
 from cryptopulse_producer.mapping import ticks_from_markets_body
 from cryptopulse_producer.metrics import ProducerMetrics
@@ -38,6 +43,7 @@ class ReplaySource:
         loop: bool = False,
         retime: bool = True,
         clock: Callable[[], float] = time.time,
+        max_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS,
     ) -> None:
         if not entries:
             raise ValueError("nothing to replay: the recording is empty")
@@ -47,6 +53,7 @@ class ReplaySource:
         self._loop = loop
         self._retime = retime
         self._clock = clock
+        self._max_skew = max_skew_seconds
         first, last = entries[0].observed_at, entries[-1].observed_at
         gaps = [b.observed_at - a.observed_at for a, b in itertools.pairwise(entries)]
         # One pass of the recording plus one typical gap: where the next loop starts.
@@ -68,6 +75,7 @@ class ReplaySource:
             speed=settings.replay_speed,
             loop=settings.replay_loop,
             retime=settings.replay_retime,
+            max_skew_seconds=settings.max_clock_skew_seconds,
         )
         return cls(
             entries,
@@ -75,6 +83,7 @@ class ReplaySource:
             speed=settings.replay_speed,
             loop=settings.replay_loop,
             retime=settings.replay_retime,
+            max_skew_seconds=settings.max_clock_skew_seconds,
         )
 
     def _when(self, recorded: datetime) -> datetime:
@@ -91,13 +100,13 @@ class ReplaySource:
             return body
         rows: list[object] = []
         for row in body:
-            stamp = row.get(TICK_EVENT_TIME_FIELD) if isinstance(row, dict) else None
+            stamp = row.get(TICK_SOURCE_TIME_FIELD) if isinstance(row, dict) else None
             if isinstance(stamp, str):
                 try:
                     moved = format_timestamp(self._when(parse_timestamp(stamp)))
                 except ValueError:
                     moved = stamp  # the mapping says what is wrong with it
-                row = {**row, TICK_EVENT_TIME_FIELD: moved}
+                row = {**row, TICK_SOURCE_TIME_FIELD: moved}
             rows.append(row)
         return rows
 
@@ -109,11 +118,15 @@ class ReplaySource:
             self._cycle += 1
         if self._start is None:
             self._start = datetime.fromtimestamp(self._clock(), UTC)
+            if self._speed <= 0:
+                # Flat out, the recording keeps its own spacing and ends now: an observation
+                # may not claim a time ahead of the clock that published it.
+                self._start -= self._entries[-1].observed_at - self._origin
         entry = self._entries[self._index]
         self._index += 1
         started = time.perf_counter()
         mapped = ticks_from_markets_body(
-            self._retimed(entry.response), self._when(entry.observed_at)
+            self._retimed(entry.response), self._when(entry.observed_at), self._max_skew
         )
         self._metrics.fetch_duration.observe(time.perf_counter() - started)
         self._metrics.fetches.labels("ok" if mapped.error is None else "bad_body").inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from cryptopulse_common.contract import TOPIC_CONFIGS
 from cryptopulse_common.kafka_config import kafka_python_config
 from cryptopulse_common.logs import event
 from cryptopulse_producer.settings import ProducerSettings
@@ -11,8 +12,12 @@ from cryptopulse_producer.settings import ProducerSettings
 log = logging.getLogger(__name__)
 
 
-def ensure_topic(settings: ProducerSettings, topic: str) -> bool:
-    """Create ``topic`` if the cluster lacks it; True if this call created it.
+def ensure_topic(
+    settings: ProducerSettings, topic: str, configs: dict[str, str] | None = None
+) -> bool:
+    """Create ``topic`` if the cluster lacks it; True if this call created it. Its configuration
+    is the retention setting plus ``configs`` (default: the contract's ``TOPIC_CONFIGS`` of that
+    topic, LogAppendTime for the ticks).
 
     A cluster that manages its topics itself (Strimzi ``KafkaTopic``) already has it; a client
     that may not create topics is told so in the log and the producer carries on (the first send
@@ -40,7 +45,10 @@ def ensure_topic(settings: ProducerSettings, topic: str) -> bool:
                     topic: {
                         "num_partitions": settings.producer_topic_partitions,
                         "replication_factor": settings.producer_topic_replication_factor,
-                        "configs": {"retention.ms": str(retention_ms)},
+                        "configs": {
+                            "retention.ms": str(retention_ms),
+                            **(TOPIC_CONFIGS.get(topic, {}) if configs is None else configs),
+                        },
                     }
                 },
                 wait_for_metadata=True,

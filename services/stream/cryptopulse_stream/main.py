@@ -1,8 +1,10 @@
 """``cryptopulse stream``: wire the Kafka source, the transforms and the sinks; nothing else.
 
 Two queries read the ticks topic: ``window_aggregates`` (stateful, event-time windows ->
-/ingest and the aggregates topic) and ``dead_letters`` (stateless, malformed messages -> the
-dead-letter topic). Each has its own checkpoint under ``STREAM_CHECKPOINT_DIR``.
+/ingest and the aggregates topic) and ``dead_letters`` (stateless, refused messages -> the
+dead-letter topic). Each has its own checkpoint under ``STREAM_CHECKPOINT_DIR``; both classify
+every message with the same rules (``transforms.classify_ticks``), so a tick is either
+aggregated or dead-lettered.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from cryptopulse_common.contract import TICKS_TOPIC
 from cryptopulse_common.kafka_config import kafka_python_config, spark_kafka_options
 from cryptopulse_common.logs import configure, event
 from cryptopulse_common.ops_server import HealthCheck, OpsServer
+from cryptopulse_stream.dead_letters import DeadLetterSink, KafkaDeadLetters
 from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
+from cryptopulse_stream.recovery import AGGREGATES_QUERY, starting_offsets
 from cryptopulse_stream.session import build_session
 from cryptopulse_stream.settings import StreamSettings
-from cryptopulse_stream.sink import DeadLetterSink, IngestSink
+from cryptopulse_stream.sink import IngestSink, IngestStoppedError
 from cryptopulse_stream.transforms import dead_letters, parse_ticks, window_aggregates
 
 log = logging.getLogger("cryptopulse.stream")
 
-AGGREGATES_QUERY = "window_aggregates"
 DEAD_LETTERS_QUERY = "dead_letters"
 
 
@@ -64,12 +67,15 @@ class RunningJob:
                 query.stop()
 
 
-def read_ticks(spark: Any, settings: StreamSettings) -> Any:
+def read_ticks(spark: Any, settings: StreamSettings, query: str) -> Any:
+    offsets = starting_offsets(
+        Path(settings.stream_checkpoint_dir), settings.stream_starting_offsets, query
+    )
     reader = (
         spark.readStream.format("kafka")
         .options(**spark_kafka_options(settings))
         .option("subscribe", TICKS_TOPIC)
-        .option("startingOffsets", settings.stream_starting_offsets)
+        .option("startingOffsets", offsets)
         .option("failOnDataLoss", "false")
     )
     if settings.stream_max_offsets_per_trigger:
@@ -91,9 +97,10 @@ def start_job(
     spark.streams.addListener(listener)
     trigger = f"{settings.stream_trigger_seconds} seconds"
     sink = ingest_sink or build_ingest_sink(settings, metrics)
+    skew = settings.max_clock_skew_seconds
     aggregates = (
         window_aggregates(
-            parse_ticks(read_ticks(spark, settings)),
+            parse_ticks(read_ticks(spark, settings, AGGREGATES_QUERY), skew),
             settings.stream_window_seconds,
             settings.stream_slide_seconds,
             f"{settings.stream_watermark_seconds} seconds",
@@ -108,7 +115,7 @@ def start_job(
     malformed = None
     if settings.stream_dead_letters:
         malformed = (
-            dead_letters(read_ticks(spark, settings))
+            dead_letters(read_ticks(spark, settings, DEAD_LETTERS_QUERY), skew)
             .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
             .option("checkpointLocation", checkpoint(settings, DEAD_LETTERS_QUERY))
             .trigger(processingTime=f"{settings.stream_dead_letter_trigger_seconds} seconds")
@@ -119,42 +126,50 @@ def start_job(
 
 
 def build_ingest_sink(settings: StreamSettings, metrics: StreamMetrics) -> IngestSink:
-    kafka_producer = None
-    if settings.stream_publish_aggregates:
-        from kafka import KafkaProducer
+    from kafka import KafkaProducer
 
-        kafka_producer = KafkaProducer(
-            **kafka_python_config(settings),
-            acks="all",
-            linger_ms=5,
-            client_id="cryptopulse-stream",
-        )
+    # Refused aggregates go to the dead-letter topic whatever STREAM_PUBLISH_AGGREGATES says.
+    kafka_producer = KafkaProducer(
+        **kafka_python_config(settings),
+        acks="all",
+        linger_ms=5,
+        client_id="cryptopulse-stream",
+    )
     return IngestSink(
         settings.stream_ingest_url,
         checkpoint_dir=checkpoint(settings, AGGREGATES_QUERY),
         metrics=metrics,
         watermark_delay_seconds=settings.stream_watermark_seconds,
+        dead_letters=KafkaDeadLetters(kafka_producer),
         token=settings.stream_ingest_token,
         timeout=settings.stream_ingest_timeout_seconds,
-        attempts=settings.stream_ingest_attempts,
-        kafka_producer=kafka_producer,
+        backoff_seconds=settings.stream_ingest_backoff_seconds,
+        backoff_max_seconds=settings.stream_ingest_backoff_max_seconds,
+        kafka_producer=kafka_producer if settings.stream_publish_aggregates else None,
     )
 
 
 def health_check(job: RunningJob, settings: StreamSettings, started: float) -> HealthCheck:
-    """Healthy while both queries are active and progress was reported recently."""
+    """Healthy while both queries are active and progress was reported recently, or the sink is
+    waiting for an unavailable /ingest (restarting the driver would not bring the API back; the
+    wait and the API's last answer are in the details)."""
 
     def check() -> tuple[bool, dict[str, Any]]:
         active = all(query.isActive for query in job.queries)
         last = job.listener.last_progress_monotonic or started
         quiet = time.monotonic() - last
+        waiting = job.sink.waiting_seconds()
         details: dict[str, Any] = {
             "queries_active": active,
             "seconds_since_progress": round(quiet, 1),
+            "ingest": "unavailable" if waiting else "ok",
         }
+        if waiting:
+            details["ingest_waiting_seconds"] = round(waiting, 1)
+            details["ingest_last_error"] = job.sink.last_error
         if job.listener.failed:
             details["error"] = job.listener.failed
-        return active and quiet < settings.stream_health_stall_seconds, details
+        return active and (quiet < settings.stream_health_stall_seconds or waiting > 0), details
 
     return check
 
@@ -252,6 +267,15 @@ def main(
     signal.signal(signal.SIGINT, _on_signal)
     write_pid_file(settings.stream_pid_file)
 
+    if settings.stream_watermark_seconds < settings.max_clock_skew_seconds:
+        event(
+            log,
+            f"STREAM_WATERMARK_SECONDS ({settings.stream_watermark_seconds}) is below "
+            f"MAX_CLOCK_SKEW_SECONDS ({settings.max_clock_skew_seconds:g}): a tick as far ahead "
+            "as the tolerance admits moves the watermark past on-time ticks of other coins, "
+            "which are then dropped as late (docs/contract.md)",
+            logging.WARNING,
+        )
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
     health = DriverHealth(settings)
@@ -262,6 +286,24 @@ def main(
     finally:
         ops.stop()
         remove_pid_file(settings.stream_pid_file)
+
+
+# Spark's error when the windowing state was written by a build whose aggregation had other
+# columns (before observed_at became the event time, the state had no newest source time).
+_STATE_SCHEMA_ERRORS = (
+    "STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE",
+    "STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE",
+)
+
+
+def failure_hint(error: str) -> str:
+    if any(code in error for code in _STATE_SCHEMA_ERRORS):
+        return (
+            "; the windowing state in the checkpoint was written by an older build: stop the job "
+            "and run `cryptopulse reset-watermark` (python -m cryptopulse_stream.recovery in the "
+            "image), which starts a new checkpoint at the offsets the old one reached"
+        )
+    return ""
 
 
 def _run(
@@ -294,13 +336,25 @@ def _run(
     try:
         while not stop.is_set() and all(query.isActive for query in job.queries):
             job.aggregates.awaitTermination(1)
+        if stop.is_set():
+            # A POST waiting for an unavailable API gives up (Spark replays its batch on restart)
+            # instead of holding the stop.
+            job.sink.stopping.set()
         for query in job.queries:
-            if query.exception() is not None:
-                failed = True
-                event(log, f"query {query.name} failed: {query.exception()}", logging.ERROR)
+            error = query.exception()
+            if error is None:
+                continue
+            if stop.is_set() and IngestStoppedError.__name__ in str(error):
+                # The stop cut short a wait for /ingest: the batch is replayed on restart.
+                event(log, f"query {query.name} stopped while /ingest was unavailable")
+                continue
+            failed = True
+            event(
+                log, f"query {query.name} failed: {error}{failure_hint(str(error))}", logging.ERROR
+            )
     except Exception as error:  # StreamingQueryException from awaitTermination
         failed = True
-        event(log, f"stream query failed: {error}", logging.ERROR)
+        event(log, f"stream query failed: {error}{failure_hint(str(error))}", logging.ERROR)
     finally:
         job.stop(settings.stream_stop_grace_seconds)
         job.sink.close()

@@ -10,24 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pyspark.sql.streaming.listener import StreamingQueryListener
 
-DEAD_LETTER_REASONS = (
-    "not a JSON object",
-    "field types do not match the tick schema",
-    "unknown schema version",
-    "missing id",
-    "missing current_price",
-    "current_price must be > 0",
-    "missing last_updated",
-    "last_updated is not an ISO 8601 timestamp with a zone",
-)
-
-
-def reason_label(reason: str) -> str:
-    """Bounded label values: ``unknown schema version 7`` counts as ``unknown schema version``."""
-    for known in DEAD_LETTER_REASONS:
-        if reason.startswith(known):
-            return known
-    return "other"
+from cryptopulse_common.contract import AGGREGATE_REJECT_REASONS, TICK_REJECT_REASONS
 
 
 class StreamMetrics:
@@ -75,20 +58,38 @@ class StreamMetrics:
         )
         self.malformed_records = Counter(
             "cryptopulse_stream_malformed_records_total",
-            "Messages sent to the dead-letter topic, by reason.",
+            "Tick messages refused and sent to the dead-letter topic, by reason "
+            "(docs/contract.md).",
             ["reason"],
             registry=registry,
         )
-        for reason in (*DEAD_LETTER_REASONS, "other"):
+        for reason in TICK_REJECT_REASONS:
             self.malformed_records.labels(reason)
+        self.records_refused = Counter(
+            "cryptopulse_stream_records_refused_total",
+            "Aggregate records the contract check or /ingest (422) refused, sent to the "
+            "dead-letter topic instead, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in AGGREGATE_REJECT_REASONS:
+            self.records_refused.labels(reason)
         self.sink_retries = Counter(
             "cryptopulse_stream_sink_retries_total",
-            "POSTs to /ingest retried after a failure.",
+            "POSTs to /ingest retried because it was unavailable (no connection, 5xx, 408, 429, "
+            "401, 403, 404).",
             registry=registry,
         )
         self.sink_errors = Counter(
             "cryptopulse_stream_sink_errors_total",
-            "Batches whose POST to /ingest failed after every attempt (Spark retries them).",
+            "Batches abandoned because the job stopped while /ingest was unavailable (Spark "
+            "replays them from the checkpoint on restart).",
+            registry=registry,
+        )
+        # Set by the sink with set_function.
+        self.sink_waiting = Gauge(
+            "cryptopulse_stream_sink_waiting_seconds",
+            "How long the current POST has waited for an unavailable /ingest (0 while it answers).",
             registry=registry,
         )
         self.records_posted = Counter(

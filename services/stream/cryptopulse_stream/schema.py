@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pyspark.sql.types import (
     BooleanType,
@@ -27,11 +27,13 @@ _SPARK_TYPES: dict[type, DataType] = {
 
 def _spark_type(annotation: Any) -> tuple[DataType, bool]:
     origin = get_origin(annotation)
+    if origin is Annotated:  # Annotated[float, Bounds, Field(...)]: the type is the first part
+        return _spark_type(get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
         inner = [arg for arg in get_args(annotation) if arg is not type(None)]
         if len(inner) != 1:
             raise TypeError(f"unsupported union {annotation!r}")
-        return _SPARK_TYPES[inner[0]], True
+        return _spark_type(inner[0])[0], True
     return _SPARK_TYPES[annotation], False
 
 

@@ -18,8 +18,14 @@ class StreamSettings(CommonSettings):
         default="", description="Bearer token sent to /ingest (empty = none)."
     )
     stream_ingest_timeout_seconds: float = Field(default=30.0, gt=0, description="POST timeout.")
-    stream_ingest_attempts: int = Field(
-        default=5, ge=1, description="POST attempts per batch before the batch fails."
+    stream_ingest_backoff_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="First wait before POSTing again to an unavailable /ingest (then doubling, "
+        "with jitter); the sink retries until it answers or the job stops, never dropping.",
+    )
+    stream_ingest_backoff_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between two POSTs to an unavailable /ingest."
     )
     stream_window_seconds: int = Field(default=30, gt=0, description="Event-time window length.")
     stream_slide_seconds: int = Field(
@@ -35,7 +41,10 @@ class StreamSettings(CommonSettings):
         default=".cryptopulse/checkpoints/stream", description="Checkpoint location."
     )
     stream_starting_offsets: str = Field(
-        default="earliest", description="Where a new checkpoint starts reading: earliest/latest."
+        default="earliest",
+        description="Where a new checkpoint starts reading: earliest, latest or Spark's offsets "
+        'JSON ({"crypto_market_data":{"0":42}}); `cryptopulse reset-watermark` leaves the '
+        "old checkpoint's offsets for the next start instead.",
     )
     stream_max_offsets_per_trigger: int = Field(
         default=0, ge=0, description="Cap on Kafka rows per micro-batch (0 = no cap)."

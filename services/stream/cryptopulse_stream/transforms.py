@@ -1,26 +1,52 @@
-"""Pure DataFrame -> DataFrame transforms of the stream job (tested with a local SparkSession)."""
+"""Pure DataFrame -> DataFrame transforms of the stream job (tested with a local SparkSession).
+
+The classification applies the contract's tick rules (``cryptopulse_common.contract``) to every
+Kafka message, in the order the producer's mapping finds them: a message is either a tick with
+finite, bounded values and a bounded event time, or a dead letter with a reason and a detail.
+
+Event time is the producer's ``observed_at`` (one clock for every coin of a poll, so a coin whose
+source updates less often is never behind the watermark); the source's ``last_updated`` is kept
+and bounded by it, and ``observed_at`` itself is bounded by the Kafka record timestamp (the
+broker's append time on the ticks topic), so no single message can move the watermark ahead of
+what the system observed. See docs/contract.md.
+"""
 
 from __future__ import annotations
+
+import functools
+import operator
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from cryptopulse_common.contract import (
     AGGREGATE_SINK_FIELDS,
+    BLANK_TEXT,
+    DEFAULT_MAX_CLOCK_SKEW_SECONDS,
+    MAX_TEXT_LENGTH,
+    TICK_CHANGE_FIELD,
     TICK_EVENT_TIME_FIELD,
     TICK_ID_FIELD,
     TICK_PRICE_FIELD,
+    TICK_REQUIRED_FIELDS,
     TICK_SCHEMA_FIELD,
     TICK_SCHEMA_VERSION,
+    TICK_SOURCE_TIME_FIELD,
+    TICK_TIMESTAMP_FIELDS,
     TREND_BANDS,
     TREND_BELOW_BANDS,
     VOLATILITY_ABOVE_BANDS,
     VOLATILITY_BANDS,
     Aggregate,
+    DeadLetter,
+    RejectReason,
+    Tick,
+    number_bounds,
 )
 from cryptopulse_stream.schema import tick_schema
 
 EVENT_TIME = "event_time"
+SOURCE_TIME = "source_time"
 ISO_MILLIS = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"  # with spark.sql.session.timeZone=UTC
 
 # Columns of a parsed tick, named after the wire fields they come from.
@@ -29,20 +55,113 @@ PRICE = TICK_PRICE_FIELD
 AGGREGATE_COLUMNS = tuple(
     name for name in Aggregate.model_fields if name not in AGGREGATE_SINK_FIELDS
 )
-
+DEAD_LETTER_COLUMNS = tuple(DeadLetter.model_fields)
 
 CORRUPT_RECORD = "_corrupt_record"
-ERROR = "error"
+REASON = "reason"
+DETAIL = "detail"
 RAW_VALUE = "raw_value"
+# The Kafka record timestamp (LogAppendTime on the ticks topic: the broker's clock).
+KAFKA_TIMESTAMP = "timestamp"
 # An ISO 8601 timestamp must carry its zone: Z or +hh:mm / +hhmm.
 _ZONE_SUFFIX = r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
+_INFINITY = float("inf")
 
 
-def classify_ticks(raw: DataFrame) -> DataFrame:
-    """Kafka rows -> one row per message: the tick's columns, ``event_time``, and ``error``.
+def _parsed_time(field: str) -> Column:
+    stamp = F.col(field)
+    return F.when(stamp.rlike(_ZONE_SUFFIX), F.try_to_timestamp(stamp))
 
-    ``error`` is null for a well-formed tick and otherwise says what was wrong, in words, so the
-    dead-letter topic tells an operator why a message was refused.
+
+def _time_column(field: str) -> str:
+    return EVENT_TIME if field == TICK_EVENT_TIME_FIELD else SOURCE_TIME
+
+
+Rule = tuple[Column, RejectReason, Column]
+
+
+def _field_rules() -> list[Rule]:
+    """(condition, reason, detail) per tick field, in the model's field order."""
+    bounds = number_bounds(Tick)
+    rules: list[Rule] = []
+    for name, info in Tick.model_fields.items():
+        wire = info.alias or name
+        column = F.col(wire)
+        if wire == TICK_SCHEMA_FIELD:
+            rules.append(
+                (
+                    F.coalesce(column, F.lit(TICK_SCHEMA_VERSION)) != TICK_SCHEMA_VERSION,
+                    "unknown_schema_version",
+                    F.concat(
+                        F.lit(f"{wire}: schema version "),
+                        column.cast("string"),
+                        F.lit(f" is not {TICK_SCHEMA_VERSION}, the one this build reads"),
+                    ),
+                )
+            )
+        elif wire in bounds:
+            limits = bounds[wire]
+            above = (
+                column > limits.minimum if limits.exclusive_minimum else column >= limits.minimum
+            )
+            rules += [
+                (
+                    F.isnan(column) | (F.abs(column) == _INFINITY),
+                    "non_finite_number",
+                    F.concat(F.lit(f"{wire}: "), column.cast("string"), F.lit(" is not finite")),
+                ),
+                (
+                    column.isNotNull() & ~(above & (column <= limits.maximum)),
+                    "out_of_range",
+                    F.concat(
+                        F.lit(f"{wire}: "),
+                        column.cast("string"),
+                        F.lit(f" is outside {limits.describe()}"),
+                    ),
+                ),
+            ]
+        elif wire in TICK_TIMESTAMP_FIELDS:
+            rules.append(
+                (
+                    F.col(_time_column(wire)).isNull(),
+                    "bad_timestamp",
+                    F.concat(
+                        F.lit(f"{wire}: "),
+                        column,
+                        F.lit(" is not an ISO 8601 timestamp with a time zone"),
+                    ),
+                )
+            )
+        elif wire in TICK_REQUIRED_FIELDS:  # text
+            rules += [
+                (
+                    F.length(column) > MAX_TEXT_LENGTH,
+                    "out_of_range",
+                    F.lit(f"{wire}: longer than {MAX_TEXT_LENGTH} characters"),
+                ),
+                (
+                    column.rlike(f"^{BLANK_TEXT}$"),
+                    "missing_field",
+                    F.lit(f"{wire}: is blank"),
+                ),
+            ]
+    return rules
+
+
+def _seconds_ahead(later: Column, earlier: Column) -> Column:
+    return (F.unix_micros(later) - F.unix_micros(earlier)) / 1e6
+
+
+def classify_ticks(
+    raw: DataFrame, max_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS
+) -> DataFrame:
+    """Kafka rows -> one row per message: the tick's columns, ``event_time`` (observed_at),
+    ``source_time`` (last_updated), ``reason`` and ``detail``.
+
+    ``reason`` is null for a tick that passes every rule and otherwise the contract's reason
+    code; ``detail`` says in words which field was wrong and how, so the dead-letter topic tells
+    an operator what to fix. With a Kafka ``timestamp`` column, observed_at may be at most
+    ``max_skew_seconds`` ahead of it (a file source has none: that rule is then skipped).
     """
     text = F.col("value").cast("string")
     parsed = raw.select(
@@ -54,68 +173,108 @@ def classify_ticks(raw: DataFrame) -> DataFrame:
         ).alias("tick"),
         *(
             F.col(name)
-            for name in ("topic", "partition", "offset", "timestamp")
+            for name in ("topic", "partition", "offset", KAFKA_TIMESTAMP)
             if name in raw.columns
         ),
     )
     columns = [c for c in parsed.columns if c != "tick"]
     flat = parsed.select(*columns, "tick.*")
-    stamp = F.col(TICK_EVENT_TIME_FIELD)
-    version = F.col(TICK_SCHEMA_FIELD)
-    with_time = flat.withColumn(
-        EVENT_TIME,
-        F.when(stamp.rlike(_ZONE_SUFFIX), F.try_to_timestamp(stamp)),
+    with_time = flat.withColumn(EVENT_TIME, _parsed_time(TICK_EVENT_TIME_FIELD)).withColumn(
+        SOURCE_TIME, _parsed_time(TICK_SOURCE_TIME_FIELD)
     )
     corrupt = F.col(CORRUPT_RECORD).isNotNull()
-    error = (
+    missing = [F.col(name).isNull() for name in TICK_REQUIRED_FIELDS]
+    source_lead = _seconds_ahead(F.col(SOURCE_TIME), F.col(EVENT_TIME))
+    rules: list[Rule] = [
         # A well-formed row stops at the first test: the second JSON parse (get_json_object)
         # only runs for rows from_json already found corrupt.
-        F.when(
+        (
             corrupt & F.get_json_object(F.col(RAW_VALUE), "$").isNull(),
+            "not_json",
             F.lit("not a JSON object"),
+        ),
+        (corrupt, "wrong_type", F.lit("field types do not match the tick schema")),
+        (
+            functools.reduce(operator.or_, missing),
+            "missing_field",
+            F.concat_ws(
+                ", ",
+                *(F.when(m, F.lit(n)) for m, n in zip(missing, TICK_REQUIRED_FIELDS, strict=True)),
+            ),
+        ),
+        *_field_rules(),
+        (
+            source_lead > max_skew_seconds,
+            "source_time_ahead",
+            F.concat(
+                F.lit(f"{TICK_SOURCE_TIME_FIELD}: "),
+                F.round(source_lead).cast("long").cast("string"),
+                F.lit(f" s ahead of {TICK_EVENT_TIME_FIELD} (tolerance {max_skew_seconds:g} s)"),
+            ),
+        ),
+    ]
+    if KAFKA_TIMESTAMP in raw.columns:
+        observed_lead = _seconds_ahead(F.col(EVENT_TIME), F.col(KAFKA_TIMESTAMP))
+        rules.append(
+            (
+                observed_lead > max_skew_seconds,
+                "observed_time_ahead",
+                F.concat(
+                    F.lit(f"{TICK_EVENT_TIME_FIELD}: "),
+                    F.round(observed_lead).cast("long").cast("string"),
+                    F.lit(
+                        f" s ahead of the Kafka record timestamp (tolerance {max_skew_seconds:g} s)"
+                    ),
+                ),
+            )
         )
-        .when(corrupt, F.lit("field types do not match the tick schema"))
-        .when(
-            F.coalesce(version, F.lit(TICK_SCHEMA_VERSION)) != TICK_SCHEMA_VERSION,
-            F.concat(F.lit("unknown schema version "), version.cast("string")),
-        )
-        .when(F.col(COIN_ID).isNull() | (F.trim(F.col(COIN_ID)) == ""), F.lit("missing id"))
-        .when(F.col(PRICE).isNull(), F.lit(f"missing {PRICE}"))
-        .when(F.col(PRICE) <= 0, F.lit(f"{PRICE} must be > 0"))
-        .when(stamp.isNull(), F.lit(f"missing {TICK_EVENT_TIME_FIELD}"))
-        .when(
-            F.col(EVENT_TIME).isNull(),
-            F.lit(f"{TICK_EVENT_TIME_FIELD} is not an ISO 8601 timestamp with a zone"),
-        )
-    )
-    return with_time.withColumn(ERROR, error)
+    first, *rest = rules
+    reason = F.when(first[0], F.lit(first[1]))
+    detail = F.when(first[0], first[2])
+    for condition, code, words in rest:
+        reason = reason.when(condition, F.lit(code))
+        detail = detail.when(condition, words)
+    return with_time.withColumn(REASON, reason).withColumn(DETAIL, detail)
 
 
-def parse_ticks(raw: DataFrame) -> DataFrame:
-    """The well-formed ticks of ``raw``, each with its ``event_time``."""
-    return classify_ticks(raw).where(F.col(ERROR).isNull())
+def parse_ticks(
+    raw: DataFrame, max_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS
+) -> DataFrame:
+    """The ticks of ``raw`` that pass every rule, each with its ``event_time``."""
+    return classify_ticks(raw, max_skew_seconds).where(F.col(REASON).isNull())
 
 
-def dead_letters(raw: DataFrame) -> DataFrame:
-    """The malformed messages of ``raw``: the reason, the original text and where it came from."""
-    classified = classify_ticks(raw).where(F.col(ERROR).isNotNull())
-    origin = [F.col(c) for c in ("topic", "partition", "offset") if c in classified.columns]
-    return classified.select(F.col(ERROR).alias("reason"), F.col(RAW_VALUE).alias("value"), *origin)
+def dead_letters(
+    raw: DataFrame, max_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS
+) -> DataFrame:
+    """The refused messages of ``raw`` as :class:`DeadLetter` rows (origin ``tick``): the
+    reason, the detail, the original text and where it came from."""
+    classified = classify_ticks(raw, max_skew_seconds).where(F.col(REASON).isNotNull())
+    values: dict[str, Column] = {
+        "reason": F.col(REASON),
+        "detail": F.col(DETAIL),
+        "origin": F.lit("tick"),
+        "value": F.col(RAW_VALUE),
+    }
+    for name, kind in (("topic", "string"), ("partition", "int"), ("offset", "long")):
+        values[name] = F.col(name) if name in classified.columns else F.lit(None).cast(kind)
+    return classified.select(*(values[name].alias(name) for name in DEAD_LETTER_COLUMNS))
 
 
 def volatility_label(change_24h: Column) -> Column:
+    """The contract's volatility band of ``change_24h``; null when the change is unknown."""
     magnitude = F.abs(change_24h)
     bound, label = VOLATILITY_BANDS[0]
-    expr = F.when(magnitude <= bound, label)
+    expr = F.when(change_24h.isNull(), F.lit(None)).when(magnitude <= bound, label)
     for bound, label in VOLATILITY_BANDS[1:]:
         expr = expr.when(magnitude <= bound, label)
     return expr.otherwise(VOLATILITY_ABOVE_BANDS)
 
 
 def trend_label(change_24h: Column) -> Column:
-    bound, label = TREND_BANDS[0]
-    expr = F.when(change_24h > bound, label)
-    for bound, label in TREND_BANDS[1:]:
+    """The contract's trend band of ``change_24h``; null when the change is unknown."""
+    expr = F.when(change_24h.isNull(), F.lit(None))
+    for bound, label in TREND_BANDS:
         expr = expr.when(change_24h > bound, label)
     return expr.otherwise(TREND_BELOW_BANDS)
 
@@ -126,7 +285,8 @@ def window_aggregates(
     """Per coin and event-time window: OHLC, mean, count, latest 24h stats and labels.
 
     The output columns are the fields of :class:`Aggregate`, in its order, but for the ones the
-    sink adds (``AGGREGATE_SINK_FIELDS``).
+    sink adds (``AGGREGATE_SINK_FIELDS``). A change the source does not know stays null, and so
+    do its labels.
     """
     source = ticks.withWatermark(EVENT_TIME, watermark) if watermark else ticks
     duration = f"{window_seconds} seconds"
@@ -144,12 +304,13 @@ def window_aggregates(
         F.max_by(PRICE, EVENT_TIME).alias("close"),
         F.avg(PRICE).alias("mean_price"),
         F.count(F.lit(1)).alias("samples"),
-        F.max_by("price_change_percentage_24h", EVENT_TIME).alias("change_24h_raw"),
+        F.max_by(TICK_CHANGE_FIELD, EVENT_TIME).alias("change_24h"),
         F.max_by("total_volume", EVENT_TIME).alias("volume_24h"),
         F.max_by("market_cap", EVENT_TIME).alias("market_cap"),
         F.max(EVENT_TIME).alias("latest_event_time"),
+        F.max(SOURCE_TIME).alias("latest_source_time"),
     )
-    change = F.coalesce(F.col("change_24h_raw"), F.lit(0.0))
+    change = F.col("change_24h")
     columns: dict[str, Column] = {
         "coin": F.upper(F.col("symbol")),
         "coin_id": F.col(COIN_ID),
@@ -169,6 +330,7 @@ def window_aggregates(
         "window_start": F.date_format(F.col("window.start"), ISO_MILLIS),
         "window_end": F.date_format(F.col("window.end"), ISO_MILLIS),
         "timestamp": F.date_format(F.col("latest_event_time"), ISO_MILLIS),
+        "last_updated": F.date_format(F.col("latest_source_time"), ISO_MILLIS),
     }
     missing = (set(Aggregate.model_fields) - set(AGGREGATE_SINK_FIELDS)) ^ set(columns)
     if missing:  # pragma: no cover - a contract change without a matching transform change

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,24 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes import dynamic
 
 # The Pod Security Standard the chart's namespaces are labelled with (README: "restricted").
 POD_SECURITY_LEVEL = "restricted"
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
 CRD_ESTABLISHED_DEADLINE_SECONDS = 60.0  # a deadline: the API server's CRD controller is async
+# Verbs RBAC checks that discovery does not list (Kubernetes' "Referring to resources" and
+# "Privilege escalation prevention" docs): granting a role, editing one beyond one's own
+# rights, acting as another user or account.
+UNLISTED_VERBS = ("bind", "escalate", "impersonate")
+REVIEW_THREADS = 4
+
+
+def body(obj: dict[str, Any]) -> Any:
+    """A request body written as a plain dict. The client sends one as it is
+    (``ApiClient.sanitize_for_serialization``); the type stubs (kubernetes-stubs) only know the
+    model classes (``V1Pod``...), so this is the one place a dict body is let through."""
+    return obj
 
 
 def api_client(kubeconfig: Path) -> k8s.ApiClient:
@@ -46,8 +60,8 @@ def create_namespace(
     the ServiceAccount admission plugin refuses a pod whose account does not exist."""
     core = k8s.CoreV1Api(api)
     labels = pod_security_labels(pod_security) if pod_security else {}
-    namespace = core.create_namespace({"metadata": {"name": name, "labels": labels}})
-    core.create_namespaced_service_account(name, {"metadata": {"name": "default"}})
+    namespace = core.create_namespace(body({"metadata": {"name": name, "labels": labels}}))
+    core.create_namespaced_service_account(name, body({"metadata": {"name": "default"}}))
     result: dict[str, Any] = api.sanitize_for_serialization(namespace)
     return result
 
@@ -133,10 +147,50 @@ def review(api: k8s.ApiClient, namespace: str, account: str, access: Access) -> 
     if scope:
         attributes["namespace"] = scope
     answer = k8s.AuthorizationV1Api(api).create_subject_access_review(
-        {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
-        }
+        body(
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
+            }
+        )
     )
-    return bool(answer.status.allowed), answer.status.reason or answer.status.evaluation_error or ""
+    status = answer.status
+    if status is None:
+        raise RuntimeError(
+            f"the API server answered a SubjectAccessReview without a status: {answer}"
+        )
+    return bool(status.allowed), status.reason or status.evaluation_error or ""
+
+
+def api_surface(api: k8s.ApiClient) -> list[Access]:
+    """Every verb on every resource and subresource the API server serves, from its discovery
+    documents (built-in kinds and installed CRDs): each namespaced one in the subject's own
+    namespace (``namespace=None``), and each one at cluster scope (``namespace=""``: the
+    cluster-scoped kinds, and the namespaced ones across all namespaces). Each resource also
+    gets :data:`UNLISTED_VERBS`. Hundreds of questions; :func:`allowed` asks them all."""
+    surface: set[Access] = set()
+    # kubernetes.dynamic has no type annotations (the stubs do not cover it).
+    discovery = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+    for resource in discovery.resources.search():
+        if not getattr(resource, "verbs", None):
+            continue  # a resource list, not a resource
+        parts = [("", [*resource.verbs, *UNLISTED_VERBS])]
+        parts += [(name, sub.verbs or []) for name, sub in resource.subresources.items()]
+        scopes: list[str | None] = [None, ""] if resource.namespaced else [""]
+        for subresource, verbs in parts:
+            for verb in verbs:
+                for scope in scopes:
+                    surface.add(Access(verb, resource.name, resource.group, subresource, scope))
+    return sorted(surface, key=str)
+
+
+def allowed(
+    api: k8s.ApiClient, namespace: str, account: str, accesses: Iterable[Access]
+) -> set[Access]:
+    """The ``accesses`` that service account ``namespace/account`` may do, each asked with a
+    SubjectAccessReview (a few at a time)."""
+    questions = list(accesses)
+    with ThreadPoolExecutor(REVIEW_THREADS) as pool:
+        answers = pool.map(lambda access: review(api, namespace, account, access)[0], questions)
+        return {access for access, yes in zip(questions, answers, strict=True) if yes}

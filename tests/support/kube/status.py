@@ -8,6 +8,8 @@ Each ``set_*`` function writes the object's ``status`` subresource through the r
 not silently pruned) and returns the object as stored. Healthy first, then one fault at a time::
 
     pods = create_deployment_pods(api, "ns", "cryptopulse-api")   # ReplicaSet + Pods, admitted
+    driver = create_spark_driver_pod(api, "ns", "cryptopulse-stream")
+    executor = create_spark_executor_pod(api, "ns", "cryptopulse-stream")  # owned by the driver
     set_pod_state(api, "ns", pods[0], PodState.READY)
     set_pod_state(api, "ns", pods[0], PodState.CRASH_LOOP)
     sync_deployment_status(api, "ns", "cryptopulse-api")          # availableReplicas from pods
@@ -24,7 +26,8 @@ Where each shape comes from:
   NotReady=True with reason ``Creating`` ("Kafka cluster is being deployed") first, or with the
   exception's class name as reason when a reconciliation fails.
 - KafkaTopic: Strimzi's ``BatchingTopicController``: Ready=True, or Ready=False with a
-  ``TopicOperatorException.Reason`` (KafkaError, ResourceConflict, NotSupported, InternalError).
+  ``TopicOperatorException.Reason`` (KafkaError, ResourceConflict, NotSupported, InternalError);
+  a KafkaError's message is the Kafka exception as Kafka 4.3 words it.
 - SparkApplication: spark-operator v2.5.2 ``api/v1beta2`` ``SparkApplicationStatus`` and
   ``ApplicationStateType`` (SUBMITTED, RUNNING, FAILED, SUBMISSION_FAILED, PENDING_RERUN, ...).
 """
@@ -39,6 +42,8 @@ from enum import StrEnum
 from typing import Any
 
 from kubernetes import client as k8s
+
+from tests.support.kube.objects import body
 
 NODE_NAME = "cryptopulse-node-1"
 NODE_IP = "10.89.0.2"
@@ -131,15 +136,17 @@ def ensure_node(api: k8s.ApiClient, name: str = NODE_NAME) -> dict[str, Any]:
         if error.status != 404:
             raise
         node = core.create_node(
-            {
-                "metadata": {
-                    "name": name,
-                    "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+            body(
+                {
+                    "metadata": {
+                        "name": name,
+                        "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                    }
                 }
-            }
+            )
         )
-    body = _serialize(api, node)
-    body["status"] = {
+    node_body = _serialize(api, node)
+    node_body["status"] = {
         "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
         "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
         "addresses": [
@@ -169,7 +176,7 @@ def ensure_node(api: k8s.ApiClient, name: str = NODE_NAME) -> dict[str, Any]:
             "systemUUID": "",
         },
     }
-    return _serialize(api, core.replace_node_status(name, body))
+    return _serialize(api, core.replace_node_status(name, body(node_body)))
 
 
 def _template_hash(template: dict[str, Any]) -> str:
@@ -192,7 +199,7 @@ def create_deployment_pods(
     pod_hash = _template_hash(template)
     labels = {**template["metadata"].get("labels", {}), "pod-template-hash": pod_hash}
     count = owner["spec"].get("replicas", 1) if replicas is None else replicas
-    body: dict[str, Any] = {
+    replica_set_body: dict[str, Any] = {
         "metadata": {
             "name": f"{deployment}-{pod_hash}",
             "labels": labels,
@@ -210,27 +217,31 @@ def create_deployment_pods(
         },
     }
     try:
-        replica_set = apps.create_namespaced_replica_set(namespace, body)
+        replica_set = apps.create_namespaced_replica_set(namespace, body(replica_set_body))
     except k8s.ApiException as error:
         if error.status != 409:  # created by an earlier call for the same template
             raise
-        replica_set = apps.read_namespaced_replica_set(body["metadata"]["name"], namespace)
+        replica_set = apps.read_namespaced_replica_set(
+            replica_set_body["metadata"]["name"], namespace
+        )
     rs = _serialize(api, replica_set)
     names = []
     for _ in range(count):
         pod = core.create_namespaced_pod(
             namespace,
-            {
-                "metadata": {
-                    "generateName": f"{rs['metadata']['name']}-",
-                    "labels": labels,
-                    "annotations": template["metadata"].get("annotations", {}),
-                    "ownerReferences": [_owner(rs, "apps/v1", "ReplicaSet")],
-                },
-                "spec": template["spec"],
-            },
+            body(
+                {
+                    "metadata": {
+                        "generateName": f"{rs['metadata']['name']}-",
+                        "labels": labels,
+                        "annotations": template["metadata"].get("annotations", {}),
+                        "ownerReferences": [_owner(rs, "apps/v1", "ReplicaSet")],
+                    },
+                    "spec": template["spec"],
+                }
+            ),
         )
-        names.append(pod.metadata.name)
+        names.append(str(_serialize(api, pod)["metadata"]["name"]))
     return names
 
 
@@ -246,48 +257,99 @@ def create_spark_driver_pod(api: k8s.ApiClient, namespace: str, application: str
     app = get_custom_object(
         api, SPARK_GROUP, SPARK_VERSION, namespace, "sparkapplications", application
     )
-    spec, driver = app["spec"], app["spec"]["driver"]
-    mounts = driver.get("volumeMounts", [])
+    labels = {
+        "spark-role": "driver",
+        "spark-app-selector": f"spark-{uuid.uuid4().hex}",
+        "sparkoperator.k8s.io/submission-id": str(uuid.uuid4()),
+    }
+    owner = _owner(app, f"{SPARK_GROUP}/{SPARK_VERSION}", "SparkApplication")
+    return _create_spark_pod(api, namespace, app, "driver", f"{application}-driver", labels, owner)
+
+
+def spark_executor_pod_name(application: str, index: int, prefix_id: str | None = None) -> str:
+    """An executor pod's name as Spark gives it: the resource name prefix (the application's
+    name and ``KubernetesUtils.uniqueID()``, 16 hex digits) then ``-exec-<index>``."""
+    return f"{application}-{prefix_id or secrets.token_hex(8)}-exec-{index}"
+
+
+def create_spark_executor_pod(
+    api: k8s.ApiClient, namespace: str, application: str, index: int = 1
+) -> str:
+    """Create executor ``index`` of SparkApplication ``namespace/application`` as its driver
+    does (Spark's ``ExecutorPodsAllocator``, with the executor settings the operator passes):
+    the executor spec's image, service account, labels, security contexts, env, volumes and
+    mounts, the container ``spark-kubernetes-executor``, owned by the driver pod (create that
+    first). Returns its name (:func:`spark_executor_pod_name`).
+
+    Raises ``kubernetes.client.ApiException`` as the API server answers (404 without a driver
+    pod, 403 from PodSecurity).
+    """
+    app = get_custom_object(
+        api, SPARK_GROUP, SPARK_VERSION, namespace, "sparkapplications", application
+    )
+    driver = _serialize(
+        api, k8s.CoreV1Api(api).read_namespaced_pod(f"{application}-driver", namespace)
+    )
+    labels = {
+        "spark-role": "executor",
+        "spark-exec-id": str(index),
+        "spark-app-selector": driver["metadata"]["labels"]["spark-app-selector"],
+    }
+    name = spark_executor_pod_name(application, index)
+    return _create_spark_pod(
+        api, namespace, app, "executor", name, labels, _owner(driver, "v1", "Pod")
+    )
+
+
+def _create_spark_pod(
+    api: k8s.ApiClient,
+    namespace: str,
+    app: dict[str, Any],
+    role: str,
+    name: str,
+    labels: dict[str, str],
+    owner: dict[str, Any],
+) -> str:
+    spec, role_spec = app["spec"], app["spec"][role]
+    mounts = role_spec.get("volumeMounts", [])
     mounted = {mount["name"] for mount in mounts}
-    name = f"{application}-driver"
+    args = ["driver", "--properties-file", "/opt/spark/conf/spark.properties"]
     container: dict[str, Any] = {
-        "name": "spark-kubernetes-driver",
-        "image": driver.get("image") or spec["image"],
+        "name": f"spark-kubernetes-{role}",
+        "image": role_spec.get("image") or spec["image"],
         "imagePullPolicy": spec.get("imagePullPolicy", "IfNotPresent"),
-        "args": ["driver", "--properties-file", "/opt/spark/conf/spark.properties"],
-        "env": driver.get("env", []),
-        "envFrom": driver.get("envFrom", []),
+        "args": args if role == "driver" else ["executor"],
+        "env": role_spec.get("env", []),
+        "envFrom": role_spec.get("envFrom", []),
         "volumeMounts": mounts,
-        "securityContext": driver.get("securityContext", {}),
+        "securityContext": role_spec.get("securityContext", {}),
     }
     pod = k8s.CoreV1Api(api).create_namespaced_pod(
         namespace,
-        {
-            "metadata": {
-                "name": name,
-                "labels": {
-                    **driver.get("labels", {}),
-                    "spark-role": "driver",
-                    "spark-app-selector": f"spark-{uuid.uuid4().hex}",
-                    "sparkoperator.k8s.io/app-name": application,
-                    "sparkoperator.k8s.io/launched-by-spark-operator": "true",
-                    "sparkoperator.k8s.io/submission-id": str(uuid.uuid4()),
+        body(
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        **role_spec.get("labels", {}),
+                        **labels,
+                        "sparkoperator.k8s.io/app-name": app["metadata"]["name"],
+                        "sparkoperator.k8s.io/launched-by-spark-operator": "true",
+                    },
+                    "annotations": role_spec.get("annotations", {}),
+                    "ownerReferences": [owner],
                 },
-                "annotations": driver.get("annotations", {}),
-                "ownerReferences": [
-                    _owner(app, f"{SPARK_GROUP}/{SPARK_VERSION}", "SparkApplication")
-                ],
-            },
-            "spec": {
-                "restartPolicy": "Never",
-                "serviceAccountName": driver.get("serviceAccount", "default"),
-                "securityContext": driver.get("podSecurityContext", {}),
-                "containers": [container],
-                "volumes": [v for v in spec.get("volumes", []) if v["name"] in mounted],
-            },
-        },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": role_spec.get("serviceAccount", "default"),
+                    "securityContext": role_spec.get("podSecurityContext", {}),
+                    "containers": [container],
+                    "volumes": [v for v in spec.get("volumes", []) if v["name"] in mounted],
+                },
+            }
+        ),
     )
-    return str(pod.metadata.name)
+    return str(_serialize(api, pod)["metadata"]["name"])
 
 
 def _owner(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
@@ -304,16 +366,20 @@ def _owner(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
 def bind_pod(api: k8s.ApiClient, namespace: str, name: str, node: str = NODE_NAME) -> None:
     """Assign the pod to ``node`` through the ``pods/binding`` subresource, as the scheduler
     does (the API server sets ``spec.nodeName`` and PodScheduled=True)."""
-    k8s.CoreV1Api(api).create_namespaced_pod_binding(
+    # _preload_content=False: the client cannot deserialize the Status the API server answers
+    # (the stubs do not list this keyword every generated method takes).
+    k8s.CoreV1Api(api).create_namespaced_pod_binding(  # type: ignore[call-arg]
         name,
         namespace,
-        {
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": {"name": name},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-        },
-        _preload_content=False,  # the client cannot deserialize the Status it answers
+        body(
+            {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": name},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            }
+        ),
+        _preload_content=False,
     )
 
 
@@ -498,7 +564,7 @@ def set_pod_state(
         bind_pod(api, namespace, name, node)
         pod = _serialize(api, core.read_namespaced_pod(name, namespace))
     pod["status"] = pod_status(pod, state)
-    return _serialize(api, core.replace_namespaced_pod_status(name, namespace, pod))
+    return _serialize(api, core.replace_namespaced_pod_status(name, namespace, body(pod)))
 
 
 def sync_deployment_status(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
@@ -510,11 +576,14 @@ def sync_deployment_status(api: k8s.ApiClient, namespace: str, name: str) -> dic
     selector = ",".join(
         f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items()
     )
-    pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    pods = _serialize(api, core.list_namespaced_pod(namespace, label_selector=selector))["items"]
     ready = sum(
         1
         for pod in pods
-        if any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod.get("status", {}).get("conditions", [])
+        )
     )
     wanted = deployment["spec"].get("replicas", 1)
     available = ready >= wanted
@@ -550,7 +619,9 @@ def sync_deployment_status(api: k8s.ApiClient, namespace: str, name: str) -> dic
     }
     if not ready:
         del deployment["status"]["readyReplicas"], deployment["status"]["availableReplicas"]
-    return _serialize(api, apps.replace_namespaced_deployment_status(name, namespace, deployment))
+    return _serialize(
+        api, apps.replace_namespaced_deployment_status(name, namespace, body(deployment))
+    )
 
 
 # -------------------------------------------------------------------------- custom resources --
@@ -691,6 +762,9 @@ def kafka_topic_status(topic: dict[str, Any], state: TopicState) -> dict[str, An
         status["topicId"] = secrets.token_urlsafe(16)[:22]
         status["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": _now()}]
     elif state is TopicState.KAFKA_ERROR:
+        # Fewer brokers registered than the topic's replicas: Kafka 4.3's controller refuses
+        # to create it (ReplicationControlManager + StripedReplicaPlacer's message), and the
+        # topic operator puts the exception's toString() in the condition.
         replicas = topic["spec"].get("replicas", 1)
         status["conditions"] = [
             {
@@ -699,8 +773,9 @@ def kafka_topic_status(topic: dict[str, Any], state: TopicState) -> dict[str, An
                 "reason": "KafkaError",
                 "message": "org.apache.kafka.common.errors.InvalidReplicationFactorException: "
                 f"Unable to replicate the partition {replicas} time(s): The target "
-                "replication factor of 3 cannot be reached because only 1 broker(s) "
-                "are registered.",
+                f"replication factor of {replicas} cannot be reached because only "
+                f"{replicas - 1} broker(s) are registered or some brokers have all their log "
+                "directories cordoned.",
                 "lastTransitionTime": _now(),
             }
         ]
@@ -771,7 +846,10 @@ def spark_application_status(app: dict[str, Any], state: SparkState) -> dict[str
         SparkState.UNKNOWN: "UNKNOWN",
         SparkState.SUBMITTED: "PENDING",
     }[state]
-    status["executorState"] = {f"{name}-exec-{i + 1}": executor_state for i in range(executors)}
+    prefix_id = secrets.token_hex(8)  # one driver's executors share the name prefix
+    status["executorState"] = {
+        spark_executor_pod_name(name, i + 1, prefix_id): executor_state for i in range(executors)
+    }
     if state in (SparkState.FAILED, SparkState.PENDING_RERUN):
         status["applicationState"]["errorMessage"] = (
             "driver container failed with ExitCode: 1, Reason: Error"

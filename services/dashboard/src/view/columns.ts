@@ -1,7 +1,7 @@
 /** The market table's columns: header, sort key, cell class, and what a cell shows. DOM-free. */
 
 import type { Aggregate } from '../contract';
-import { changeDirection, type Formatters } from '../format';
+import { changeDirection, type Formatters, MISSING } from '../format';
 import type { SortKey } from '../sort';
 
 export interface CellContent {
@@ -22,6 +22,11 @@ export interface Column {
 /** "High Volatility" -> "high-volatility". */
 export function slug(label: string): string {
   return label.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}
+
+/** A band label as a cell; an unknown one (no 24 h change) is `—`, with no label tone. */
+function label(value: string | null): CellContent {
+  return value === null ? { text: MISSING } : { text: value, tone: slug(value) };
 }
 
 export const COLUMNS: readonly Column[] = [
@@ -49,13 +54,13 @@ export const COLUMNS: readonly Column[] = [
     label: 'Volatility',
     className: 'volatility',
     numeric: false,
-    content: (r) => ({ text: r.volatility, tone: slug(r.volatility) }),
+    content: (r) => label(r.volatility),
   },
   {
     key: 'trend',
     label: 'Trend',
     className: 'trend',
     numeric: false,
-    content: (r) => ({ text: r.trend, tone: slug(r.trend) }),
+    content: (r) => label(r.trend),
   },
 ];

@@ -53,6 +53,31 @@ describe('MarketTable', () => {
     expect(rows()[0]?.firstElementChild?.tagName).toBe('TH');
   });
 
+  it('shows an unknown change as "—" with no volatility or trend label, and a tiny price in full', () => {
+    const listing = aggregate({
+      coin: 'NEW',
+      coin_id: 'new-listing',
+      name: 'New Listing',
+      price: 1.234e-8,
+      open: 1.2e-8,
+      high: 1.3e-8,
+      low: 1.1e-8,
+      close: 1.234e-8,
+      mean_price: 1.25e-8,
+      change_24h: null,
+      volatility: null,
+      trend: null,
+    });
+    show([listing]);
+    expect(cell('new-listing', 'price')?.textContent).toBe('$0.00000001234');
+    expect(cell('new-listing', 'low')?.textContent).toBe('$0.00000001100');
+    for (const className of ['change', 'volatility', 'trend']) {
+      expect(cell('new-listing', className)?.textContent).toBe('—');
+    }
+    expect(cell('new-listing', 'volatility')?.dataset.tone).toBeUndefined();
+    expect(cell('new-listing', 'trend')?.dataset.tone).toBeUndefined();
+  });
+
   it('updates rows in place and flags the direction of a price move', () => {
     show([BITCOIN, ETHEREUM]);
     const bitcoinRow = rows()[0];
