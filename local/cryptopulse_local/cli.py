@@ -127,11 +127,9 @@ def run_stream(overrides: dict[str, Any]) -> int:
     from cryptopulse_local.spark_jars import spark_kafka_jars
     from cryptopulse_stream.main import main
 
-    local = load_settings(LocalSettings, overrides)
-    settings = load_settings(StreamSettings, overrides)
-    settings = settings.model_copy(
-        update={"stream_checkpoint_dir": str(stream_checkpoint_dir(local, settings))}
-    )
+    # As `up` runs it: the ingest URL from API_HOST/API_PORT, the checkpoint in the state folder.
+    pipeline = pipeline_settings(overrides)
+    local, settings = pipeline.local, pipeline.stream
     if not settings.stream_spark_jars:
         configure("stream", settings.log_level, settings.log_format)
         jars = spark_kafka_jars(local.cache_dir)

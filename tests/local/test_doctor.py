@@ -113,3 +113,40 @@ def test_kube_without_credentials_fails_with_what_to_set(tmp_path: Path) -> None
     assert run.code == 1
     assert run.first_failure == "cluster", run.describe()
     assert "kubeconfig" in run.check("cluster")["fix"]
+
+
+def test_a_stream_job_stopped_on_old_windowing_state_is_told_to_reset_the_watermark(
+    tmp_path: Path,
+) -> None:
+    """The stream job's last run stopped on windowing state an older build wrote: the doctor
+    shows its log's error lines and gives the job's own fix (restarting alone fails again)."""
+    from cryptopulse_stream.main import failure_hint
+
+    error = (
+        "[STREAM_FAILED] Query terminated with exception: [STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE]"
+    )
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "stream.log").write_text(
+        f"00:48:36 [stream] ERROR   stream query failed: {error}\n"
+        f"{failure_hint(error)}\n"
+        "26/12/01 00:48:43 WARN DAGScheduler: Failed to cancel job group a3bf.\n"
+    )
+    env = {
+        "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
+        "PRODUCER_METRICS_PORT": str(free_port()),
+        "STREAM_METRICS_PORT": str(free_port()),
+    }
+    run = run_doctor({**os.environ, **env})
+    stream = run.check("stream")
+    assert stream["status"] == "fail", run.describe()
+    assert "cryptopulse reset-watermark" in stream["fix"], run.describe()
+    assert any("STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE" in line for line in stream["evidence"])
+    # Without that hint in its log, the fix is to start it.
+    (logs / "stream.log").write_text("00:48:36 [stream] ERROR   stream query failed: boom\n")
+    run = run_doctor({**os.environ, **env})
+    assert "cryptopulse reset-watermark" not in run.check("stream")["fix"], run.describe()
+    assert "cryptopulse stream" in run.check("stream")["fix"], run.describe()

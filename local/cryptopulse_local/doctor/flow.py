@@ -17,6 +17,7 @@ from cryptopulse_local.doctor.probes import (
     ProbeError,
     Sample,
     health,
+    last_run_errors,
     read_kafka,
     scrape,
 )
@@ -140,6 +141,7 @@ def check_producer(
             "Start it: `cryptopulse producer` in another terminal (or restart `make up`); "
             f"its log is {target.log('producer')}.",
             *offsets_evidence,
+            *last_run_errors(target.log("producer")),
         )
     evidence = [*offsets_evidence, *_producer_evidence(sample)]
     if not state.ok:

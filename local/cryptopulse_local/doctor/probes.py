@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from cryptopulse_local.doctor.kube_checks import error_lines
 from cryptopulse_local.kafka_broker import port_open
 
 
@@ -253,3 +254,26 @@ def describe_age(seconds: float) -> str:
     if magnitude < 172_800:
         return f"{magnitude / 3600:.1f} h"
     return f"{magnitude / 86_400:.1f} days"
+
+
+# How much of a stage's log is read for the errors of its last run.
+LOG_TAIL_BYTES = 64 * 1024
+
+
+def log_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> list[str]:
+    """The lines of the last ``limit`` bytes of the log at ``path`` (the first, likely cut,
+    line dropped when the file is longer); empty when there is no log."""
+    try:
+        with path.open("rb") as log:
+            size = log.seek(0, 2)
+            log.seek(max(0, size - limit))
+            lines = log.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return lines[1:] if size > limit else lines
+
+
+def last_run_errors(path: Path) -> list[str]:
+    """``log: <line>`` for the last error lines in the tail of a stage's log (evidence for a
+    stage that does not answer)."""
+    return [f"log: {line}" for line in error_lines(log_tail(path))]

@@ -17,6 +17,7 @@ from cryptopulse_local.doctor.probes import (
     Sample,
     health,
     http_get,
+    last_run_errors,
     scrape,
 )
 from cryptopulse_local.doctor.report import CheckResult, Finding
@@ -44,6 +45,7 @@ def check_api(target: LocalTarget, baseline: Baseline, earlier: Sequence[CheckRe
             f"the API is not running: {error}",
             "Start it: `cryptopulse api` in another terminal (or restart `make up`); its log "
             f"is {target.log('api')}.",
+            *last_run_errors(target.log("api")),
         )
     if not live.ok:
         return Finding.failed(

@@ -9,6 +9,7 @@ from cryptopulse_common.contract import (
     DEAD_LETTER_TOPIC,
     TICKS_TOPIC,
 )
+from cryptopulse_local.doctor.kube_checks import error_lines
 from cryptopulse_local.doctor.probes import (
     CheckpointView,
     KafkaView,
@@ -16,6 +17,7 @@ from cryptopulse_local.doctor.probes import (
     Sample,
     describe_age,
     health,
+    log_tail,
     read_checkpoint,
     scrape,
 )
@@ -35,6 +37,9 @@ from cryptopulse_local.doctor.target import (
 )
 from cryptopulse_stream.recovery import AGGREGATES_QUERY
 
+# The job's failure hint ends its last run's log, before Spark's shutdown warnings.
+LOG_HINT_LINES = 20
+
 
 def check_stream(target: LocalTarget, baseline: Baseline) -> Finding:
     """The stream job is alive and progressing: lag, last batch, sink errors, dead letters,
@@ -53,13 +58,7 @@ def check_stream(target: LocalTarget, baseline: Baseline) -> Finding:
     try:
         state = health(f"{target.stream_url}/health", HTTP_TIMEOUT_SECONDS)
     except ProbeError as error:
-        findings.append(
-            Finding.failed(
-                f"the stream job is not running: {error}",
-                "Start it: `cryptopulse stream` in another terminal (or restart `make up`); the "
-                f"first aggregates come 20-40 s later. Its log is {target.log('stream')}.",
-            )
-        )
+        findings.append(_not_running(target, error))
         return combine([*findings, Finding.passed("", *evidence)], "")
     if state.body.get("status") == "starting":
         waited = state.body.get("seconds_starting", 0)
@@ -119,6 +118,27 @@ def _watermark_ahead(checkpoint: CheckpointView | None) -> float | None:
     if checkpoint is None or not checkpoint.watermark_ms:
         return None
     return checkpoint.watermark_ms / 1000 - time.time()
+
+
+def _not_running(target: LocalTarget, error: ProbeError) -> Finding:
+    """The stream job does not answer: the error lines of its last run's log as evidence, and
+    when that run stopped on windowing state an older build wrote (the job's own hint names
+    `cryptopulse reset-watermark`), that command as the fix, since a restart fails again."""
+    log = target.log("stream")
+    tail = log_tail(log)
+    evidence = [f"log: {line}" for line in error_lines(tail)]
+    if any(RESET_WATERMARK_COMMAND in line for line in tail[-LOG_HINT_LINES:]):
+        fix = (
+            f"Its last run stopped on windowing state an older build wrote ({log}): run "
+            f"`{RESET_WATERMARK_COMMAND}` (keeps the place in the topic), then start it: "
+            "`cryptopulse stream` (or restart `make up`)."
+        )
+    else:
+        fix = (
+            "Start it: `cryptopulse stream` in another terminal (or restart `make up`); the "
+            f"first aggregates come 20-40 s later. Its log is {log}."
+        )
+    return Finding.failed(f"the stream job is not running: {error}", fix, *evidence)
 
 
 def _watermark_finding(ahead: float, target: LocalTarget) -> Finding:
