@@ -1,5 +1,5 @@
 # The two commands README.md starts with: `make up` and `make test`.
-.PHONY: up setup setup-dev test test-fast lint typecheck e2e k8s-check kube control-plane clean
+.PHONY: up setup setup-dev test test-fast lint typecheck e2e k8s-check kube control-plane monitoring clean
 
 up: setup
 	.venv/bin/cryptopulse up
@@ -47,6 +47,11 @@ k8s-check: setup-dev
 
 e2e: setup-dev
 	.venv/bin/pytest -m e2e --ignore=tests/k8s
+
+# Regenerate the Grafana dashboards, the Prometheus rules file and the generated tables of
+# README.md and docs/ from monitoring/ and the metric catalog (a test fails when they are stale).
+monitoring: setup-dev
+	.venv/bin/python -m cryptopulse_monitoring
 
 clean:
 	rm -rf .cryptopulse services/dashboard/dist

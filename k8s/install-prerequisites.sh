@@ -6,8 +6,8 @@
 #   2. the Kubeflow Spark operator 2.5.2 (SparkApplication) with that namespace as its job
 #      namespace and its mutating webhook on (it applies the driver/executor security contexts,
 #      volumes and env of the SparkApplication);
-#   3. optionally kube-prometheus-stack (ServiceMonitor/PodMonitor CRDs, Prometheus, Grafana
-#      with the dashboard sidecar).
+#   3. optionally kube-prometheus-stack (ServiceMonitor/PodMonitor/PrometheusRule CRDs,
+#      Prometheus selecting them in every namespace, Grafana with the dashboard sidecar).
 # The application namespace is created with the "restricted" Pod Security Standard enforced.
 #
 #   k8s/install-prerequisites.sh [--namespace cryptopulse] [--also-watch NS]... [--with-monitoring]
@@ -89,6 +89,7 @@ if [ "$WITH_MONITORING" = true ]; then
         --set grafana.sidecar.dashboards.searchNamespace=ALL \
         --set prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false \
         --set prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues=false \
+        --set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false \
         --wait --timeout "$TIMEOUT"
     kubectl wait --for condition=established --timeout 120s crd/servicemonitors.monitoring.coreos.com
 fi

@@ -11,7 +11,7 @@ cd "$root"
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 need() { command -v "$1" >/dev/null 2>&1; }
 
-apt_install() {
+apt_install() {  # [--no-install-recommends] package...
   if need apt-get && [ "$(id -u)" = 0 ]; then
     say "installing $* with apt-get"
     apt-get update -qq
@@ -32,6 +32,13 @@ need mvn || apt_install maven
 need npm || apt_install nodejs npm
 # The browser tests drive Debian's Chromium with Playwright (Playwright's own download is not used).
 if [ "$mode" = dev ]; then need chromium || apt_install chromium; fi
+# The monitoring tests run Debian's Prometheus (scraping the local pipeline) and its promtool
+# (checking and unit-testing the alerting rules). Its systemd unit is not used: tests start
+# their own prometheus on 127.0.0.1 with their own config and data directory.
+if [ "$mode" = dev ]; then
+  # (Without recommends: the node exporter and its friends are not needed.)
+  { need prometheus && need promtool; } || apt_install --no-install-recommends prometheus
+fi
 
 # --- Python environment -----------------------------------------------------------------------
 lock="requirements.lock"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +17,11 @@ from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common import ports
 from cryptopulse_common.contract import ALL_TOPICS, DEFAULT_COIN_IDS, TOPIC_CONFIGS
 from cryptopulse_local.spark_jars import SPARK_KAFKA_ARTIFACT_IDS
+from cryptopulse_monitoring.promql import RELEASE_PODS, substitute
+from cryptopulse_monitoring.rules import render_rules
 from cryptopulse_producer.settings import ProducerSettings
 from cryptopulse_stream.settings import StreamSettings
-from tests.k8s.render import by_kind, one, render
+from tests.k8s.render import NAMESPACE, RELEASE, by_kind, one, render
 from tests.k8s.tools import CHART_DIR, REPO_ROOT
 
 # Settings the chart already sets that the services are gaining (see docs/kubernetes.md,
@@ -24,6 +29,7 @@ from tests.k8s.tools import CHART_DIR, REPO_ROOT
 # in CommonSettings, so that from then on a rename is caught here.
 # Settings the chart may set before any service reads them (none: keep it that way).
 PENDING_SETTINGS: set[str] = set()
+RULES_ON = ["metrics.prometheusRule.enabled=true"]
 SETTINGS: dict[str, type[BaseSettings]] = {
     "producer": ProducerSettings,
     "api": ApiSettings,
@@ -137,36 +143,43 @@ def test_the_kind_run_expects_every_default_coin() -> None:
     assert kind["tests"]["expectCoins"] == list(DEFAULT_COIN_IDS)
 
 
-API_METRICS = [
-    "cryptopulse_ws_broadcast_latency_seconds",
-    "cryptopulse_ws_slow_clients_dropped_total",
-    "cryptopulse_ws_connections",
-    "cryptopulse_ws_connections_rejected_total",
-    "cryptopulse_ws_messages_conflated_total",
-    "cryptopulse_ingest_requests_total",
-    "cryptopulse_ingest_records_total",
-    "cryptopulse_ingest_duplicates_total",
-    "cryptopulse_http_request_duration_seconds",
-]
+def test_the_chart_ships_the_generated_dashboards_and_rules(helm: str) -> None:
+    """The ConfigMap carries every generated dashboard byte for byte, and the PrometheusRule is
+    the generated rules file scoped to the release, as the tests' promtool runs see it."""
+    objects = render(set_values=["metrics.grafanaDashboards.enabled=true", *RULES_ON])
+    config = one(objects, "ConfigMap", "-grafana-dashboards")["data"]
+    shipped = {path.name: path.read_text() for path in (CHART_DIR / "dashboards").glob("*.json")}
+    assert {name: json.loads(text) for name, text in config.items()} == {
+        name: json.loads(text) for name, text in shipped.items()
+    }
+    rule = one(objects, "PrometheusRule")
+    expected = yaml.safe_load(
+        substitute(render_rules(), {"$namespace": NAMESPACE, RELEASE_PODS: f"{RELEASE}-.+"})
+    )
+    assert rule["spec"] == expected
 
 
-def test_the_grafana_dashboards_chart_the_metrics() -> None:
-    dashboards = {
-        path.name: json.loads(path.read_text())
-        for path in sorted((CHART_DIR / "dashboards").glob("*.json"))
-    }
-    assert set(dashboards) == {"cryptopulse-api.json", "cryptopulse-pipeline.json"}
-    exprs = {
-        name: " ".join(t["expr"] for p in d["panels"] for t in p["targets"])
-        for name, d in dashboards.items()
-    }
-    for metric in API_METRICS:
-        assert metric in exprs["cryptopulse-api.json"], metric
-    for prefix in ("cryptopulse_producer_", "cryptopulse_stream_"):
-        assert prefix in exprs["cryptopulse-pipeline.json"], prefix
-    for dashboard in dashboards.values():
-        assert dashboard["uid"]
-        assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
+def test_the_rendered_prometheusrule_passes_promtool(helm: str, tmp_path: Path) -> None:
+    objects = render(values_files=[CHART_DIR / "ci" / "full-values.yaml"])
+    spec = one(objects, "PrometheusRule")["spec"]
+    rules_file = tmp_path / "rendered.rules.yaml"
+    rules_file.write_text(yaml.safe_dump(spec))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: scripts/setup.sh dev installs Debian's prometheus"
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules_file)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    exprs = [rule["expr"] for group in spec["groups"] for rule in group["rules"]]
+    assert not [expr for expr in exprs if "$namespace" in expr or "$release_pods" in expr]
+
+
+def test_the_spark_servlet_is_scraped_on_the_port_the_job_serves_it(helm: str) -> None:
+    full = render(values_files=[CHART_DIR / "ci" / "full-values.yaml"])
+    stream = one(full, "PodMonitor", "-stream")["spec"]["podMetricsEndpoints"]
+    assert stream[1]["portNumber"] == ports.SPARK_UI_PORT
+    assert stream[1]["path"] == "/metrics/prometheus"
+    assert stream[0]["port"] == "metrics"
 
 
 def test_the_chart_runs_the_kafka_version_the_tests_run() -> None:

@@ -77,6 +77,7 @@ class Producer:
         self.settings = settings
         self.stop = stop
         self.metrics = ProducerMetrics(registry or CollectorRegistry())
+        self.metrics.poll_interval.set(settings.producer_interval_seconds)
         self._on_delivered = on_delivered
         self._clock = clock
         self._started_at = clock()
@@ -263,6 +264,7 @@ class Producer:
                 reason=row.reason,
             )
             self.metrics.rows_rejected.labels(row.reason).inc()
+        self.metrics.ticks_fetched.inc(len(result.ticks))
         for error in result.errors:
             event(log, f"✗ {error}", logging.WARNING, source=source.name)
         if result.ticks or not result.errors:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
+from cryptopulse_common import metric_catalog as catalog
 from cryptopulse_common.contract import TICK_REJECT_REASONS
+from cryptopulse_common.metric_catalog import counter, gauge, histogram
 
 FetchOutcome = Literal[
     "ok", "rate_limited", "server_error", "client_error", "timeout", "connection_error", "bad_body"
@@ -27,71 +29,26 @@ FETCH_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 
 
 class ProducerMetrics:
+    """The producer's metrics, registered from :mod:`cryptopulse_common.metric_catalog`."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.fetches = Counter(
-            "cryptopulse_producer_fetches_total",
-            "Requests to the market source by outcome (one per HTTP request for coingecko, "
-            "one per poll for simulate and replay).",
-            ["outcome"],
-            registry=registry,
-        )
+        self.fetches = counter(catalog.PRODUCER_FETCHES, registry)
         for outcome in FETCH_OUTCOMES:
             self.fetches.labels(outcome)
-        self.fetch_duration = Histogram(
-            "cryptopulse_producer_fetch_duration_seconds",
-            "Duration of one request to the market source (waits between retries excluded).",
-            buckets=FETCH_BUCKETS,
-            registry=registry,
-        )
-        self.rate_limited = Counter(
-            "cryptopulse_producer_rate_limited_total",
-            "429 Too Many Requests answers from CoinGecko.",
-            registry=registry,
-        )
-        self.retry_wait = Counter(
-            "cryptopulse_producer_retry_wait_seconds_total",
-            "Seconds spent waiting before retrying a rate-limited or failed request.",
-            registry=registry,
-        )
-        self.rows_rejected = Counter(
-            "cryptopulse_producer_rows_rejected_total",
-            "Source rows skipped because they break the contract, by reason (docs/contract.md).",
-            ["reason"],
-            registry=registry,
-        )
+        self.fetch_duration = histogram(catalog.PRODUCER_FETCH_DURATION, registry, FETCH_BUCKETS)
+        self.rate_limited = counter(catalog.PRODUCER_RATE_LIMITED, registry)
+        self.retry_wait = counter(catalog.PRODUCER_RETRY_WAIT, registry)
+        self.poll_interval = gauge(catalog.PRODUCER_POLL_INTERVAL, registry)
+        self.ticks_fetched = counter(catalog.PRODUCER_TICKS_FETCHED, registry)
+        self.rows_rejected = counter(catalog.PRODUCER_ROWS_REJECTED, registry)
         for rejected in TICK_REJECT_REASONS:
             self.rows_rejected.labels(rejected)
-        self.ticks_sent = Counter(
-            "cryptopulse_producer_ticks_sent_total",
-            "Ticks acknowledged by Kafka (acks=all).",
-            registry=registry,
-        )
-        self.send_errors = Counter(
-            "cryptopulse_producer_send_errors_total",
-            "Failed deliveries reported by the Kafka client (retriable ones are resent).",
-            registry=registry,
-        )
-        self.ticks_dropped = Counter(
-            "cryptopulse_producer_ticks_dropped_total",
-            "Ticks given up on, by reason.",
-            ["reason"],
-            registry=registry,
-        )
+        self.ticks_sent = counter(catalog.PRODUCER_TICKS_SENT, registry)
+        self.send_errors = counter(catalog.PRODUCER_SEND_ERRORS, registry)
+        self.ticks_dropped = counter(catalog.PRODUCER_TICKS_DROPPED, registry)
         for reason in DROP_REASONS:
             self.ticks_dropped.labels(reason)
-        self.client_restarts = Counter(
-            "cryptopulse_producer_kafka_client_restarts_total",
-            "Kafka clients replaced because they reported nothing within their delivery timeout.",
-            registry=registry,
-        )
-        self.last_publish = Gauge(
-            "cryptopulse_producer_last_publish_timestamp_seconds",
-            "Unix time of the last tick acknowledged by Kafka (0 = none yet).",
-            registry=registry,
-        )
-        self.buffered = Gauge(
-            "cryptopulse_producer_buffered_records",
-            "Ticks sent or waiting to be resent but not yet acknowledged by Kafka.",
-            registry=registry,
-        )
+        self.client_restarts = counter(catalog.PRODUCER_CLIENT_RESTARTS, registry)
+        self.last_publish = gauge(catalog.PRODUCER_LAST_PUBLISH, registry)
+        self.buffered = gauge(catalog.PRODUCER_BUFFERED, registry)

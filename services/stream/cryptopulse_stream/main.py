@@ -25,18 +25,18 @@ from prometheus_client import CollectorRegistry
 from cryptopulse_common.contract import TICKS_TOPIC
 from cryptopulse_common.kafka_config import kafka_python_config, spark_kafka_options
 from cryptopulse_common.logs import configure, event
+from cryptopulse_common.metric_catalog import AGGREGATES_QUERY, DEAD_LETTERS_QUERY
 from cryptopulse_common.ops_server import HealthCheck, OpsServer
 from cryptopulse_stream.dead_letters import DeadLetterSink, KafkaDeadLetters
+from cryptopulse_stream.lag import KafkaLagMonitor
 from cryptopulse_stream.metrics import ProgressListener, StreamMetrics
-from cryptopulse_stream.recovery import AGGREGATES_QUERY, starting_offsets
+from cryptopulse_stream.recovery import starting_offsets
 from cryptopulse_stream.session import build_session
 from cryptopulse_stream.settings import StreamSettings
 from cryptopulse_stream.sink import IngestSink, IngestStoppedError
 from cryptopulse_stream.transforms import dead_letters, parse_ticks, window_aggregates
 
 log = logging.getLogger("cryptopulse.stream")
-
-DEAD_LETTERS_QUERY = "dead_letters"
 
 
 @dataclass
@@ -96,6 +96,7 @@ def start_job(
     listener = ProgressListener(metrics)
     spark.streams.addListener(listener)
     trigger = f"{settings.stream_trigger_seconds} seconds"
+    metrics.trigger_interval.labels(AGGREGATES_QUERY).set(settings.stream_trigger_seconds)
     sink = ingest_sink or build_ingest_sink(settings, metrics)
     skew = settings.max_clock_skew_seconds
     aggregates = (
@@ -114,6 +115,9 @@ def start_job(
     )
     malformed = None
     if settings.stream_dead_letters:
+        metrics.trigger_interval.labels(DEAD_LETTERS_QUERY).set(
+            settings.stream_dead_letter_trigger_seconds
+        )
         malformed = (
             dead_letters(read_ticks(spark, settings, DEAD_LETTERS_QUERY), skew)
             .writeStream.foreachBatch(DeadLetterSink(spark_kafka_options(settings), metrics))
@@ -146,6 +150,25 @@ def build_ingest_sink(settings: StreamSettings, metrics: StreamMetrics) -> Inges
         backoff_seconds=settings.stream_ingest_backoff_seconds,
         backoff_max_seconds=settings.stream_ingest_backoff_max_seconds,
         kafka_producer=kafka_producer if settings.stream_publish_aggregates else None,
+    )
+
+
+def lag_monitor(
+    settings: StreamSettings, job: RunningJob, metrics: StreamMetrics
+) -> KafkaLagMonitor:
+    def connect() -> Any:
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(
+            **kafka_python_config(settings),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="cryptopulse-stream-lag",
+            request_timeout_ms=int(max(settings.stream_lag_interval_seconds, 5.0) * 2000),
+        )
+
+    return KafkaLagMonitor(
+        connect, TICKS_TOPIC, job.listener, metrics.kafka_lag, settings.stream_lag_interval_seconds
     )
 
 
@@ -278,6 +301,8 @@ def main(
         )
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
+    # Until the first progress report, a stall is counted from the start (as /health does).
+    metrics.last_progress_time.set(time.time())
     health = DriverHealth(settings)
     # Up before the session: probes get "starting" while the session requests its executors.
     ops = OpsServer("0.0.0.0", settings.stream_metrics_port, registry, health).start()
@@ -321,6 +346,7 @@ def _run(
         event(log, "stream queries stopped")
         return 0
     job = start_job(settings, spark, metrics)
+    lag = lag_monitor(settings, job, metrics).start()
     health.running(health_check(job, settings, time.monotonic()))
     event(
         log,
@@ -357,6 +383,7 @@ def _run(
         event(log, f"stream query failed: {error}{failure_hint(str(error))}", logging.ERROR)
     finally:
         job.stop(settings.stream_stop_grace_seconds)
+        lag.stop()
         job.sink.close()
         spark.stop()
     if failed:

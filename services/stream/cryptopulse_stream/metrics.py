@@ -2,106 +2,48 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 from pyspark.sql.streaming.listener import StreamingQueryListener
 
+from cryptopulse_common import metric_catalog as catalog
 from cryptopulse_common.contract import AGGREGATE_REJECT_REASONS, TICK_REJECT_REASONS
+from cryptopulse_common.metric_catalog import counter, gauge, histogram
 
 
 class StreamMetrics:
+    """The stream job's metrics, registered from :mod:`cryptopulse_common.metric_catalog`."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.batch_duration = Histogram(
-            "cryptopulse_stream_batch_duration_seconds",
-            "Wall time of each micro-batch, by query.",
-            ["query"],
-            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
-            registry=registry,
+        self.batch_duration = histogram(
+            catalog.STREAM_BATCH_DURATION, registry, (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
         )
-        self.input_rows = Counter(
-            "cryptopulse_stream_input_rows_total",
-            "Rows read from Kafka, by query.",
-            ["query"],
-            registry=registry,
-        )
-        self.input_rows_per_second = Gauge(
-            "cryptopulse_stream_input_rows_per_second",
-            "Arrival rate of rows in the last micro-batch, by query.",
-            ["query"],
-            registry=registry,
-        )
-        self.processed_rows_per_second = Gauge(
-            "cryptopulse_stream_processed_rows_per_second",
-            "Processing rate of the last micro-batch, by query.",
-            ["query"],
-            registry=registry,
-        )
-        self.state_rows = Gauge(
-            "cryptopulse_stream_state_rows",
-            "Rows held in the windowing state (coins x open windows).",
-            registry=registry,
-        )
-        self.late_rows_dropped = Counter(
-            "cryptopulse_stream_late_rows_dropped_total",
-            "Ticks dropped because they arrived behind the watermark.",
-            registry=registry,
-        )
-        self.watermark_lag = Gauge(
-            "cryptopulse_stream_watermark_lag_seconds",
-            "Wall-clock time minus the event-time watermark.",
-            registry=registry,
-        )
-        self.malformed_records = Counter(
-            "cryptopulse_stream_malformed_records_total",
-            "Tick messages refused and sent to the dead-letter topic, by reason "
-            "(docs/contract.md).",
-            ["reason"],
-            registry=registry,
-        )
+        self.trigger_interval = gauge(catalog.STREAM_TRIGGER_INTERVAL, registry)
+        self.input_rows = counter(catalog.STREAM_INPUT_ROWS, registry)
+        self.input_rows_per_second = gauge(catalog.STREAM_INPUT_ROWS_PER_SECOND, registry)
+        self.processed_rows_per_second = gauge(catalog.STREAM_PROCESSED_ROWS_PER_SECOND, registry)
+        self.kafka_lag = gauge(catalog.STREAM_KAFKA_LAG, registry)
+        self.state_rows = gauge(catalog.STREAM_STATE_ROWS, registry)
+        self.late_rows_dropped = counter(catalog.STREAM_LATE_ROWS_DROPPED, registry)
+        self.watermark_lag = gauge(catalog.STREAM_WATERMARK_LAG, registry)
+        self.malformed_records = counter(catalog.STREAM_MALFORMED_RECORDS, registry)
         for reason in TICK_REJECT_REASONS:
             self.malformed_records.labels(reason)
-        self.records_refused = Counter(
-            "cryptopulse_stream_records_refused_total",
-            "Aggregate records the contract check or /ingest (422) refused, sent to the "
-            "dead-letter topic instead, by reason.",
-            ["reason"],
-            registry=registry,
-        )
+        self.records_refused = counter(catalog.STREAM_RECORDS_REFUSED, registry)
         for reason in AGGREGATE_REJECT_REASONS:
             self.records_refused.labels(reason)
-        self.sink_retries = Counter(
-            "cryptopulse_stream_sink_retries_total",
-            "POSTs to /ingest retried because it was unavailable (no connection, 5xx, 408, 429, "
-            "401, 403, 404).",
-            registry=registry,
-        )
-        self.sink_errors = Counter(
-            "cryptopulse_stream_sink_errors_total",
-            "Batches abandoned because the job stopped while /ingest was unavailable (Spark "
-            "replays them from the checkpoint on restart).",
-            registry=registry,
-        )
+        self.sink_retries = counter(catalog.STREAM_SINK_RETRIES, registry)
+        self.sink_errors = counter(catalog.STREAM_SINK_ERRORS, registry)
         # Set by the sink with set_function.
-        self.sink_waiting = Gauge(
-            "cryptopulse_stream_sink_waiting_seconds",
-            "How long the current POST has waited for an unavailable /ingest (0 while it answers).",
-            registry=registry,
-        )
-        self.records_posted = Counter(
-            "cryptopulse_stream_records_posted_total",
-            "Aggregate records accepted by /ingest.",
-            registry=registry,
-        )
-        self.last_progress_time = Gauge(
-            "cryptopulse_stream_last_progress_timestamp_seconds",
-            "Unix time of the last micro-batch progress report.",
-            registry=registry,
-        )
+        self.sink_waiting = gauge(catalog.STREAM_SINK_WAITING, registry)
+        self.records_posted = counter(catalog.STREAM_RECORDS_POSTED, registry)
+        self.last_progress_time = gauge(catalog.STREAM_LAST_PROGRESS, registry)
 
 
 class ProgressListener(StreamingQueryListener):
@@ -112,11 +54,15 @@ class ProgressListener(StreamingQueryListener):
         self._lock = threading.Lock()
         self.last_progress_monotonic: float | None = None
         self.failed: str | None = None
+        # Per query: partition -> the offset its last micro-batch read up to (Kafka sources).
+        self._read_offsets: dict[str, dict[int, int]] = {}
 
     def onQueryStarted(self, event: Any) -> None:  # noqa: N802 (Spark API name)
         return None
 
     def onQueryIdle(self, event: Any) -> None:  # noqa: N802 (Spark API name)
+        # Idle: triggered, found no new data. The job is alive; nothing is behind.
+        self._metrics.last_progress_time.set(time.time())
         with self._lock:
             self.last_progress_monotonic = time.monotonic()
 
@@ -147,8 +93,35 @@ class ProgressListener(StreamingQueryListener):
             if moment.timestamp() > 0:
                 metrics.watermark_lag.set(time.time() - moment.timestamp())
         metrics.last_progress_time.set(time.time())
+        read = kafka_offsets(progress.sources or [])
         with self._lock:
             self.last_progress_monotonic = time.monotonic()
+            if read:
+                self._read_offsets[query] = read
+
+    def read_offsets(self) -> dict[str, dict[int, int]]:
+        """Per query, the offset of each partition its last micro-batch read up to."""
+        with self._lock:
+            return {query: dict(offsets) for query, offsets in self._read_offsets.items()}
+
+
+def kafka_offsets(sources: Any) -> dict[int, int]:
+    """Partition -> end offset of a progress's Kafka sources (``{"topic": {"0": 42}}`` JSON);
+    empty for sources that are not Kafka topics."""
+    offsets: dict[int, int] = {}
+    for source in sources:
+        try:
+            parsed = json.loads(source.endOffset or "null")
+        except ValueError:
+            continue
+        if not isinstance(parsed, dict):
+            continue
+        for partitions in parsed.values():
+            if isinstance(partitions, dict):
+                for partition, offset in partitions.items():
+                    if str(partition).isdigit() and isinstance(offset, int):
+                        offsets[int(partition)] = offset
+    return offsets
 
 
 def _finite(value: float) -> float:

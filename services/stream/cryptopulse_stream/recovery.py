@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptopulse_common.logs import event
+from cryptopulse_common.metric_catalog import AGGREGATES_QUERY as AGGREGATES_QUERY
 
 log = logging.getLogger("cryptopulse.stream.recovery")
 
-AGGREGATES_QUERY = "window_aggregates"
 STARTING_OFFSETS_SUFFIX = ".starting-offsets.json"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
+from cryptopulse_common.metric_catalog import SPARK_METRICS_NAMESPACE
 from cryptopulse_stream.settings import StreamSettings
 
 DRIVER_JAVA_OPTIONS = "-Xss16m"
@@ -21,6 +22,9 @@ def build_session(settings: StreamSettings, app_name: str = "cryptopulse-stream"
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .config("spark.sql.streaming.minBatchesToRetain", "20")
         .config("spark.ui.enabled", "true" if settings.stream_spark_ui else "false")
+        .config("spark.ui.port", str(settings.stream_spark_ui_port))
+        # Fixed, so a restarted job keeps its metric names (the default is the application id).
+        .config("spark.metrics.namespace", SPARK_METRICS_NAMESPACE)
         # Spark's own metrics in Prometheus format at <ui>/metrics/prometheus (and executors').
         .config("spark.ui.prometheus.enabled", "true")
         .config(

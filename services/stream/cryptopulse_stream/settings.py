@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from cryptopulse_common.ports import API_PORT, LOCALHOST, STREAM_METRICS_PORT
+from cryptopulse_common.ports import API_PORT, LOCALHOST, SPARK_UI_PORT, STREAM_METRICS_PORT
 from cryptopulse_common.settings import CommonSettings
 
 
@@ -95,6 +95,17 @@ class StreamSettings(CommonSettings):
     stream_spark_ui: bool = Field(
         default=False,
         description="Run the Spark UI (and its PrometheusServlet at /metrics/prometheus).",
+    )
+    stream_spark_ui_port: int = Field(
+        default=SPARK_UI_PORT,
+        ge=0,
+        description="Port of the Spark UI (spark.ui.port; Spark tries the next ports when busy).",
+    )
+    stream_lag_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two lookups of the topic's end offsets for "
+        "cryptopulse_stream_kafka_lag_records.",
     )
     stream_spark_master: str = Field(
         default="local[2]",
