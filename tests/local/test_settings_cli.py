@@ -63,3 +63,18 @@ def test_invalid_setting_is_a_clear_error(capsys: pytest.CaptureFixture[str]) ->
 
 def test_update_message_types_match_the_contract() -> None:
     assert set(UpdateMessageType.__args__) == {MARKET_UPDATE_MESSAGE, LEGACY_UPDATE_MESSAGE}  # type: ignore[attr-defined]
+
+
+def test_the_stream_command_posts_where_up_would(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """run_stream loads these settings: `cryptopulse stream` alone (the doctor's fix for a
+    stopped job) derives its ingest URL from API_PORT as `up` does, so it posts to the API that
+    `up` or `cryptopulse api` started (before, it posted to port 8000 whatever API_PORT said)."""
+    from cryptopulse_local.cli import pipeline_settings
+
+    monkeypatch.delenv("STREAM_INGEST_URL", raising=False)
+    monkeypatch.setenv("API_PORT", "18123")
+    stream = pipeline_settings({"cryptopulse_state_dir": str(tmp_path)}).stream
+    assert stream.stream_ingest_url == "http://127.0.0.1:18123/ingest"
+    assert stream.stream_checkpoint_dir.startswith(str(tmp_path))
