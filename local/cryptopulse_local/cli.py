@@ -89,10 +89,7 @@ def run_stream(overrides: dict[str, Any]) -> int:
     from cryptopulse_stream.main import main
 
     local = load_settings(LocalSettings, overrides)
-    settings = load_settings(StreamSettings, overrides)
-    settings = settings.model_copy(
-        update={"stream_checkpoint_dir": str(stream_checkpoint_dir(local, settings))}
-    )
+    settings = stream_stage_settings(overrides)
     if not settings.stream_spark_jars:
         configure("stream", settings.log_level, settings.log_format)
         jars = spark_kafka_jars(local.cache_dir)
@@ -100,6 +97,20 @@ def run_stream(overrides: dict[str, Any]) -> int:
             update={"stream_spark_jars": ",".join(str(jar) for jar in jars)}
         )
     return main(settings)
+
+
+def stream_stage_settings(overrides: dict[str, Any]) -> StreamSettings:
+    """The stream job's settings with what ``up`` derives from the other stages filled in: the
+    ingest URL from ``API_HOST``/``API_PORT`` (unless ``STREAM_INGEST_URL`` is set) and the
+    checkpoint under the state folder, so ``cryptopulse stream`` restarted by hand next to a
+    running ``up`` posts to the API ``up`` started and resumes the same checkpoint."""
+    local = load_settings(LocalSettings, overrides)
+    api = load_settings(ApiSettings, overrides)
+    stream = load_settings(StreamSettings, overrides)
+    derived: dict[str, Any] = {"stream_checkpoint_dir": str(stream_checkpoint_dir(local, stream))}
+    if "stream_ingest_url" not in stream.model_fields_set:
+        derived["stream_ingest_url"] = f"http://{api.api_host}:{api.api_port}/ingest"
+    return stream.model_copy(update=derived)
 
 
 def stream_checkpoint_dir(local: LocalSettings, stream: StreamSettings) -> Path:
@@ -150,16 +161,10 @@ def up_settings(overrides: dict[str, Any]) -> tuple[LocalSettings, ApiSettings, 
     """Every stage's settings for ``up``, with the values derived from one another filled in."""
     local = load_settings(LocalSettings, overrides)
     api = load_settings(ApiSettings, overrides)
-    stream = load_settings(StreamSettings, overrides)
+    stream = stream_stage_settings(overrides)
     producer = load_settings(ProducerSettings, overrides)
     if "api_dashboard_dir" not in api.model_fields_set and DASHBOARD_DIST.exists():
         api = api.model_copy(update={"api_dashboard_dir": str(DASHBOARD_DIST)})
-    derived: dict[str, Any] = {}
-    if "stream_ingest_url" not in stream.model_fields_set:
-        derived["stream_ingest_url"] = f"http://{api.api_host}:{api.api_port}/ingest"
-    if "stream_checkpoint_dir" not in stream.model_fields_set:
-        derived["stream_checkpoint_dir"] = str(stream_checkpoint_dir(local, stream))
-    stream = stream.model_copy(update=derived)
     env: dict[str, str] = {}
     for settings in (local, producer, stream, api):
         env.update(settings_as_env(settings))
