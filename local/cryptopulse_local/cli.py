@@ -7,11 +7,13 @@ Every setting is an environment variable and a flag of the same name (``API_PORT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -51,12 +53,31 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
+@contextlib.contextmanager
+def recorded(name: str, overrides: dict[str, Any], host: str, *ports: int) -> Iterator[None]:
+    """Record this stage process in the state folder while it runs (``ownership``)."""
+    from cryptopulse_local.ownership import record_self, remove_record, run_dir
+
+    local = load_settings(LocalSettings, overrides)
+    path = record_self(run_dir(local.state_dir), name, ports, host)
+    try:
+        yield
+    finally:
+        remove_record(path)
+
+
 def run_kafka(overrides: dict[str, Any]) -> int:
     from cryptopulse_local.kafka_broker import LocalKafka
+    from cryptopulse_local.ownership import prune_records, run_dir, stop_orphans
 
     local = load_settings(LocalSettings, overrides)
     configure("kafka", local.log_level, local.log_format)
     host, port = local.kafka_host_port
+    directory = run_dir(local.state_dir)
+    prune_records(directory)
+    stop_orphans(
+        directory, (port, local.kafka_controller_port), lambda text: print(text, flush=True)
+    )
     broker = LocalKafka(
         data_dir=local.state_dir / "kafka",
         cache_dir=local.cache_dir,
@@ -65,6 +86,7 @@ def run_kafka(overrides: dict[str, Any]) -> int:
         controller_port=local.kafka_controller_port,
         heap=local.kafka_heap,
         partitions=local.kafka_partitions,
+        run_dir=directory,
     )
     try:
         broker.start(topics=ALL_TOPICS)
@@ -78,39 +100,44 @@ def run_kafka(overrides: dict[str, Any]) -> int:
     return 0
 
 
+def run_topics(overrides: dict[str, Any]) -> int:
+    from cryptopulse_local.kafka_broker import create_topics
+
+    local = load_settings(LocalSettings, overrides)
+    configure("topics", local.log_level, local.log_format)
+    created = create_topics(local.kafka_bootstrap_servers, ALL_TOPICS, local.kafka_partitions)
+    if created:
+        print(f"created {', '.join(created)} ({local.kafka_partitions} partitions each)")
+    else:
+        print(f"every topic exists already: {', '.join(ALL_TOPICS)}")
+    return 0
+
+
 def run_producer(overrides: dict[str, Any]) -> int:
     from cryptopulse_producer.main import main
 
-    return main(load_settings(ProducerSettings, overrides))
+    settings = load_settings(ProducerSettings, overrides)
+    with recorded(
+        "producer", overrides, settings.producer_metrics_host, settings.producer_metrics_port
+    ):
+        return main(settings)
 
 
 def run_stream(overrides: dict[str, Any]) -> int:
     from cryptopulse_local.spark_jars import spark_kafka_jars
     from cryptopulse_stream.main import main
 
-    local = load_settings(LocalSettings, overrides)
-    settings = stream_stage_settings(overrides)
+    # As `up` runs it: the ingest URL from API_HOST/API_PORT, the checkpoint in the state folder.
+    pipeline = pipeline_settings(overrides)
+    local, settings = pipeline.local, pipeline.stream
     if not settings.stream_spark_jars:
         configure("stream", settings.log_level, settings.log_format)
         jars = spark_kafka_jars(local.cache_dir)
         settings = settings.model_copy(
             update={"stream_spark_jars": ",".join(str(jar) for jar in jars)}
         )
-    return main(settings)
-
-
-def stream_stage_settings(overrides: dict[str, Any]) -> StreamSettings:
-    """The stream job's settings with what ``up`` derives from the other stages filled in: the
-    ingest URL from ``API_HOST``/``API_PORT`` (unless ``STREAM_INGEST_URL`` is set) and the
-    checkpoint under the state folder, so ``cryptopulse stream`` restarted by hand next to a
-    running ``up`` posts to the API ``up`` started and resumes the same checkpoint."""
-    local = load_settings(LocalSettings, overrides)
-    api = load_settings(ApiSettings, overrides)
-    stream = load_settings(StreamSettings, overrides)
-    derived: dict[str, Any] = {"stream_checkpoint_dir": str(stream_checkpoint_dir(local, stream))}
-    if "stream_ingest_url" not in stream.model_fields_set:
-        derived["stream_ingest_url"] = f"http://{api.api_host}:{api.api_port}/ingest"
-    return stream.model_copy(update=derived)
+    with recorded("stream", overrides, "0.0.0.0", settings.stream_metrics_port):
+        return main(settings)
 
 
 def stream_checkpoint_dir(local: LocalSettings, stream: StreamSettings) -> Path:
@@ -139,7 +166,9 @@ def run_reset_watermark(overrides: dict[str, Any]) -> int:
 def run_api(overrides: dict[str, Any]) -> int:
     from cryptopulse_api.main import main
 
-    return main(load_settings(ApiSettings, overrides))
+    settings = load_settings(ApiSettings, overrides)
+    with recorded("api", overrides, settings.api_host, settings.api_port):
+        return main(settings)
 
 
 def run_jars(overrides: dict[str, Any]) -> int:
@@ -157,18 +186,39 @@ def run_jars(overrides: dict[str, Any]) -> int:
     return 0
 
 
-def up_settings(overrides: dict[str, Any]) -> tuple[LocalSettings, ApiSettings, dict[str, str]]:
-    """Every stage's settings for ``up``, with the values derived from one another filled in."""
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Every stage's settings as ``up`` runs them (values derived from one another filled in)."""
+
+    local: LocalSettings
+    producer: ProducerSettings
+    stream: StreamSettings
+    api: ApiSettings
+
+
+def pipeline_settings(overrides: dict[str, Any]) -> PipelineSettings:
     local = load_settings(LocalSettings, overrides)
     api = load_settings(ApiSettings, overrides)
-    stream = stream_stage_settings(overrides)
+    stream = load_settings(StreamSettings, overrides)
     producer = load_settings(ProducerSettings, overrides)
     if "api_dashboard_dir" not in api.model_fields_set and DASHBOARD_DIST.exists():
         api = api.model_copy(update={"api_dashboard_dir": str(DASHBOARD_DIST)})
+    derived: dict[str, Any] = {}
+    if "stream_ingest_url" not in stream.model_fields_set:
+        derived["stream_ingest_url"] = f"http://{api.api_host}:{api.api_port}/ingest"
+    if "stream_checkpoint_dir" not in stream.model_fields_set:
+        derived["stream_checkpoint_dir"] = str(stream_checkpoint_dir(local, stream))
+    stream = stream.model_copy(update=derived)
+    return PipelineSettings(local, producer, stream, api)
+
+
+def up_settings(overrides: dict[str, Any]) -> tuple[LocalSettings, ApiSettings, dict[str, str]]:
+    """Every stage's settings for ``up``, and the environment that gives them to its children."""
+    settings = pipeline_settings(overrides)
     env: dict[str, str] = {}
-    for settings in (local, producer, stream, api):
-        env.update(settings_as_env(settings))
-    return local, api, env
+    for stage in (settings.local, settings.producer, settings.stream, settings.api):
+        env.update(settings_as_env(stage))
+    return settings.local, settings.api, env
 
 
 def run_up(overrides: dict[str, Any]) -> int:
@@ -179,12 +229,73 @@ def run_up(overrides: dict[str, Any]) -> int:
     return Supervisor(local=local, api=api, child_env=env).run()
 
 
+def run_doctor(overrides: dict[str, Any]) -> int:
+    from cryptopulse_local.doctor.main import DoctorOptions, doctor
+
+    options = DoctorOptions(
+        json=bool(overrides.pop("doctor_json", False)),
+        kube=bool(overrides.pop("doctor_kube", False)),
+        namespace=overrides.pop("doctor_namespace", None),
+        release=overrides.pop("doctor_release", None),
+        check_timeout=float(overrides.pop("doctor_check_timeout", None) or 20.0),
+        verbose=bool(overrides.pop("doctor_verbose", False)),
+    )
+    settings = pipeline_settings(overrides)
+    dashboard = Path(settings.api.api_dashboard_dir) if settings.api.api_dashboard_dir else None
+    return doctor(
+        settings.local, settings.producer, settings.stream, settings.api, dashboard, options
+    )
+
+
+def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("doctor")
+    group.add_argument(
+        "--json", dest="doctor_json", action="store_true", help="print the report as JSON"
+    )
+    group.add_argument(
+        "--kube",
+        dest="doctor_kube",
+        action="store_true",
+        help="check a Kubernetes release (current kubeconfig context, or in-cluster) instead",
+    )
+    group.add_argument(
+        "--namespace",
+        dest="doctor_namespace",
+        metavar="N",
+        help="the release's namespace with --kube (default: the context's, else cryptopulse)",
+    )
+    group.add_argument(
+        "--release",
+        dest="doctor_release",
+        metavar="R",
+        help="the Helm release name with --kube (default: cryptopulse)",
+    )
+    group.add_argument(
+        "--check-timeout",
+        dest="doctor_check_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up on one check after this long (default 20)",
+    )
+    group.add_argument(
+        "--verbose",
+        dest="doctor_verbose",
+        action="store_true",
+        help="print every check's evidence, not only the failures'",
+    )
+
+
 COMMANDS: dict[str, tuple[str, list[type[BaseSettings]], Callable[[dict[str, Any]], int]]] = {
     "up": ("run everything: Kafka, API (+ dashboard), stream job, producer", ALL_SETTINGS, run_up),
     "kafka": (
         "run the local Kafka broker (KRaft) and create the topics",
         [LocalSettings],
         run_kafka,
+    ),
+    "topics": (
+        "create the pipeline's topics missing on KAFKA_BOOTSTRAP_SERVERS",
+        [LocalSettings],
+        run_topics,
     ),
     "producer": ("run the producer", [ProducerSettings], run_producer),
     "stream": ("run the Spark stream job", [StreamSettings, LocalSettings], run_stream),
@@ -200,6 +311,11 @@ COMMANDS: dict[str, tuple[str, list[type[BaseSettings]], Callable[[dict[str, Any
         run_api,
     ),
     "jars": ("download and cache the Kafka and Spark Kafka jars", [LocalSettings], run_jars),
+    "doctor": (
+        "check every stage in flow order and say what to fix (exit 1 when a check fails)",
+        ALL_SETTINGS,
+        run_doctor,
+    ),
 }
 
 
@@ -212,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
     for name, (help_text, classes, _run) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
+        if name == "doctor":
+            add_doctor_arguments(sub)
         add_settings_arguments(sub, classes)
     return parser
 

@@ -24,7 +24,8 @@ from typing import IO
 from cryptopulse_common.contract import TOPIC_CONFIGS
 from cryptopulse_common.logs import event
 from cryptopulse_local.maven import Artifact, resolve_jars
-from cryptopulse_local.processes import stop_process
+from cryptopulse_local.ownership import port_holders, record_process, remove_record
+from cryptopulse_local.processes import parent_death_signal, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,11 @@ class KafkaStartError(RuntimeError):
     pass
 
 
+KAFKA_JAR_SET = f"kafka-{KAFKA_VERSION}"
+
+
 def kafka_jars(cache_dir: Path) -> list[Path]:
-    return resolve_jars(f"kafka-{KAFKA_VERSION}", KAFKA_ARTIFACTS, cache_dir)
+    return resolve_jars(KAFKA_JAR_SET, KAFKA_ARTIFACTS, cache_dir)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,7 +88,12 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 @dataclass
 class LocalKafka:
-    """One broker+controller node listening on ``host:port`` (controller on ``controller_port``)."""
+    """One broker+controller node listening on ``host:port`` (controller on ``controller_port``).
+
+    The JVM gets SIGTERM when the thread that started it dies (``stop_with_parent``), so a killed
+    ``up`` leaves no broker behind; with ``run_dir`` set, it is recorded there
+    (:mod:`cryptopulse_local.ownership`) so that ``doctor`` and the next ``up`` can recognise it.
+    """
 
     data_dir: Path
     cache_dir: Path
@@ -94,6 +103,9 @@ class LocalKafka:
     heap: str = "512m"
     partitions: int = 3
     log_level: str = "WARN"
+    run_dir: Path | None = None
+    stop_with_parent: bool = True
+    _record: Path | None = field(default=None, init=False, repr=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -184,9 +196,12 @@ class LocalKafka:
     def start(self, timeout: float = 60.0, topics: Iterable[str] = ()) -> None:
         for port in (self.port, self.controller_port):
             if port_open(self.host, port):
+                holder = port_holders([port]).get(port)
+                by = f" by {holder.describe()}" if holder else ""
                 raise KafkaStartError(
-                    f"port {self.host}:{port} is already in use; is another broker running? "
-                    "Stop it or choose another port (KAFKA_BOOTSTRAP_SERVERS)."
+                    f"port {self.host}:{port} is already in use{by}; is another broker running? "
+                    "Stop it or choose another port (KAFKA_BOOTSTRAP_SERVERS); "
+                    "`cryptopulse doctor` tells whether it is one of ours."
                 )
         jars = kafka_jars(self.cache_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +215,16 @@ class LocalKafka:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=parent_death_signal() if self.stop_with_parent else None,
         )
+        if self.run_dir is not None:
+            self._record = record_process(
+                self.run_dir,
+                "kafka",
+                self._process.pid,
+                (self.port, self.controller_port),
+                self.host,
+            )
         event(log, "starting Kafka broker", bootstrap=self.bootstrap_servers, pid=self._process.pid)
         self.wait_ready(timeout)
         self.create_topics(topics)
@@ -254,6 +278,8 @@ class LocalKafka:
             if stop_process(process, timeout):
                 event(log, "Kafka did not stop in time; killed it", logging.WARNING)
             event(log, "Kafka broker stopped", code=process.returncode)
+        remove_record(self._record)
+        self._record = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -263,6 +289,8 @@ class LocalKafka:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        remove_record(self._record)
+        self._record = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -56,6 +56,16 @@ def _pom(artifacts: list[Artifact]) -> str:
 """
 
 
+def cached_jars(name: str, cache_dir: Path) -> list[Path] | None:
+    """The jars of set ``name`` already in the cache (every one listed by its marker present),
+    else None."""
+    marker = cache_dir / name / _MARKER
+    if not marker.exists():
+        return None
+    jars = [cache_dir / name / line for line in marker.read_text().split() if line]
+    return jars if jars and all(jar.exists() for jar in jars) else None
+
+
 def resolve_jars(
     name: str,
     artifacts: list[Artifact],
@@ -65,10 +75,9 @@ def resolve_jars(
     """Jars of ``artifacts`` and their runtime dependencies (optionally only the listed ids)."""
     target = cache_dir / name
     marker = target / _MARKER
-    if marker.exists():
-        jars = [target / line for line in marker.read_text().split() if line]
-        if jars and all(jar.exists() for jar in jars):
-            return jars
+    cached = cached_jars(name, cache_dir)
+    if cached is not None:
+        return cached
     mvn = shutil.which("mvn")
     if mvn is None:
         raise MavenError("Maven (mvn) is not on PATH; install it (apt-get install maven)")

@@ -22,10 +22,15 @@ def installed_spark_version() -> str:
     return version
 
 
+def spark_jar_set(spark_version: str | None = None) -> str:
+    """The cache folder name of the Kafka source jars for ``spark_version`` (the installed one)."""
+    return f"spark-sql-kafka-{spark_version or installed_spark_version()}"
+
+
 def spark_kafka_jars(cache_dir: Path, spark_version: str | None = None) -> list[Path]:
     version = spark_version or installed_spark_version()
     return resolve_jars(
-        f"spark-sql-kafka-{version}",
+        spark_jar_set(version),
         [Artifact("org.apache.spark", "spark-sql-kafka-0-10_2.13", version)],
         cache_dir,
         include_artifact_ids=SPARK_KAFKA_ARTIFACT_IDS,

@@ -4,6 +4,11 @@ The broker runs from this process; every other stage is a child process running 
 ``cryptopulse <stage>`` command a developer would type, in its own session so that Ctrl-C
 reaches only this supervisor, which then stops the stages in order: producer (flushes its ticks),
 stream job, API, broker.
+
+Nothing outlives it: every child gets SIGTERM from the kernel when this process dies, SIGKILL and
+a closed terminal included (``parent_death_signal``), and each records itself in ``<state>/run``.
+Before starting, it stops what an earlier run of the same state folder left running on the ports
+it needs (orphans of ours, :func:`cryptopulse_local.ownership.stop_orphans`), after saying so.
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import ALL_TOPICS
 from cryptopulse_common.logs import event
 from cryptopulse_local.kafka_broker import LocalKafka
-from cryptopulse_local.processes import stop_process
+from cryptopulse_local.ownership import (
+    prune_records,
+    record_self,
+    remove_record,
+    run_dir,
+    stop_orphans,
+)
+from cryptopulse_local.processes import parent_death_signal, stop_process
 from cryptopulse_local.settings import LocalSettings
 
 log = logging.getLogger("cryptopulse.up")
@@ -83,6 +95,7 @@ class Supervisor:
             controller_port=self.local.kafka_controller_port,
             heap=self.local.kafka_heap,
             partitions=self.local.kafka_partitions,
+            run_dir=run_dir(self.local.state_dir),
         )
         self.kafka.start(topics=ALL_TOPICS)
         self.say(f"  ✓ kafka     {self.kafka.bootstrap_servers} (log: {self.kafka.log_path})")
@@ -98,6 +111,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=parent_death_signal(),
         )
         assert process.stdout is not None
         reader = threading.Thread(
@@ -123,6 +137,21 @@ class Supervisor:
             return len(response.json().get("data", []))
         return 0
 
+    def ports(self) -> list[int]:
+        """Every port this pipeline listens on."""
+        env = self.child_env
+        ports = [self.local.kafka_host_port[1], self.local.kafka_controller_port, self.api.api_port]
+        for name in ("PRODUCER_METRICS_PORT", "STREAM_METRICS_PORT"):
+            if env.get(name, "").isdigit():
+                ports.append(int(env[name]))
+        return ports
+
+    def stop_leftovers(self) -> None:
+        """Stop what an earlier run of this state folder left on our ports (said first)."""
+        directory = run_dir(self.local.state_dir)
+        prune_records(directory)
+        stop_orphans(directory, self.ports(), self.say)
+
     def check_children(self) -> None:
         for stage in self.stages.values():
             code = stage.process.poll()
@@ -138,7 +167,10 @@ class Supervisor:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
         self.say("cryptopulse: starting the local pipeline (Ctrl-C stops everything)")
+        record = None
         try:
+            self.stop_leftovers()
+            record = record_self(run_dir(self.local.state_dir), "up", (), self.api.api_host)
             self.start_kafka()
             self.start_stage("api")
             if not self.wait_api():
@@ -170,6 +202,7 @@ class Supervisor:
             return 0
         finally:
             self.shutdown()
+            remove_record(record)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self._stop.is_set():

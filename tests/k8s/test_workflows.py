@@ -210,6 +210,21 @@ def test_the_chart_defaults_point_at_the_released_images() -> None:
     }
 
 
+@pytest.mark.parametrize("job_name", ["install", "upgrade"])
+def test_kind_runs_the_doctor_after_the_e2e_check_and_prints_its_report_on_failure(
+    job_name: str,
+) -> None:
+    job = workflow("kind-e2e.yml")["jobs"][job_name]
+    e2e = index_of(job, runs("pytest k8s/e2e"), "runs k8s/e2e")
+    doctor = index_of(job, runs("cryptopulse doctor --kube --json"), "runs the doctor")
+    assert e2e < doctor
+    script = steps(job)[doctor]["run"]
+    assert '--namespace "$NAMESPACE"' in script
+    assert '--release "$RELEASE"' in script
+    assert "cat doctor-report.json" in script  # the report, when it failed
+    assert 'exit "$code"' in script  # and the step fails with it
+
+
 def test_kind_runs_the_release_its_node_image_was_built_for() -> None:
     """A kindest/node image is built for one kind release and only kind's digest guarantees that
     build (kind's release notes); helm/kind-action installs its own default kind (v0.26.0 in

@@ -65,20 +65,16 @@ def test_update_message_types_match_the_contract() -> None:
     assert set(UpdateMessageType.__args__) == {MARKET_UPDATE_MESSAGE, LEGACY_UPDATE_MESSAGE}  # type: ignore[attr-defined]
 
 
-def test_a_stream_stage_restarted_by_hand_finds_the_api_up_started(
+def test_the_stream_command_posts_where_up_would(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    """README: every stage command takes the same settings as ``up``, so one stage can be
-    restarted by hand. ``cryptopulse stream`` derived the checkpoint as ``up`` does but not the
-    ingest URL: with ``API_PORT=18900`` it posted to 127.0.0.1:8000 and waited for ever."""
-    from cryptopulse_local.cli import stream_stage_settings
+    """run_stream loads these settings: `cryptopulse stream` alone (the doctor's fix for a
+    stopped job) derives its ingest URL from API_PORT as `up` does, so it posts to the API that
+    `up` or `cryptopulse api` started (before, it posted to port 8000 whatever API_PORT said)."""
+    from cryptopulse_local.cli import pipeline_settings
 
     monkeypatch.delenv("STREAM_INGEST_URL", raising=False)
-    monkeypatch.setenv("API_PORT", "18900")
-    monkeypatch.setenv("CRYPTOPULSE_STATE_DIR", str(tmp_path))
-    _local, _api, env = up_settings({})
-    stream = stream_stage_settings({})
-    assert stream.stream_ingest_url == env["STREAM_INGEST_URL"] == "http://127.0.0.1:18900/ingest"
-    assert stream.stream_checkpoint_dir == env["STREAM_CHECKPOINT_DIR"]
-    monkeypatch.setenv("STREAM_INGEST_URL", "http://api.example:9000/ingest")
-    assert stream_stage_settings({}).stream_ingest_url == "http://api.example:9000/ingest"
+    monkeypatch.setenv("API_PORT", "18123")
+    stream = pipeline_settings({"cryptopulse_state_dir": str(tmp_path)}).stream
+    assert stream.stream_ingest_url == "http://127.0.0.1:18123/ingest"
+    assert stream.stream_checkpoint_dir.startswith(str(tmp_path))

@@ -216,6 +216,11 @@ class FakeCoinGecko:
         with self._lock:
             self._script.extend(replies)
 
+    def clear(self) -> None:
+        """Drop the scripted replies not answered yet: normal answers from now on."""
+        with self._lock:
+            self._script.clear()
+
     @property
     def scripted_left(self) -> int:
         with self._lock:

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ class Pipeline:
     api_url: str
     bootstrap_servers: str
     output: Path
+    env: dict[str, str] = field(default_factory=dict)
 
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
@@ -55,7 +56,9 @@ def running_pipeline(state: Path, **settings: str) -> Iterator[Pipeline]:
             stderr=subprocess.STDOUT,
             text=True,
         )
-    running = Pipeline(process, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{kafka_port}", output)
+    running = Pipeline(
+        process, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{kafka_port}", output, env
+    )
     try:
         yield running
     finally:

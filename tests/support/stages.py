@@ -22,6 +22,7 @@ import httpx
 
 from cryptopulse_common.contract import ALL_TOPICS
 from cryptopulse_local.kafka_broker import LocalKafka, free_port
+from cryptopulse_local.ownership import run_dir
 from cryptopulse_local.processes import stop_process
 
 CACHE_DIR = Path(os.environ.get("CRYPTOPULSE_CACHE_DIR", Path.home() / ".cache" / "cryptopulse"))
@@ -114,6 +115,7 @@ def running_stages(state: Path, **settings: str) -> Iterator[Stages]:
         cache_dir=CACHE_DIR,
         port=free_port(),
         controller_port=free_port(),
+        run_dir=run_dir(state),
     )
     api_port = free_port()
     env = {
@@ -121,6 +123,7 @@ def running_stages(state: Path, **settings: str) -> Iterator[Stages]:
         "PYTHONUNBUFFERED": "1",
         "CRYPTOPULSE_STATE_DIR": str(state),
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_CONTROLLER_PORT": str(kafka.controller_port),
         "API_PORT": str(api_port),
         "STREAM_INGEST_URL": f"http://127.0.0.1:{api_port}/ingest",
         "STREAM_CHECKPOINT_DIR": str(state / "checkpoints" / "stream"),

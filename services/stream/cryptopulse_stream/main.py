@@ -247,6 +247,30 @@ def remove_pid_file(path: str) -> None:
 SessionFactory = Callable[[StreamSettings], Any]
 
 
+def exit_after(seconds: float) -> threading.Timer:
+    """Exit the process ``seconds`` from now unless it has ended by then.
+
+    A stop can hang: Spark closes each Kafka source's admin client, which waits for its pending
+    requests, forever when the broker is gone (as when a killed ``cryptopulse up`` takes the
+    broker down with the job). Exiting is safe: Spark replays the unfinished batch from the
+    checkpoint, and the API drops a batch it already has.
+    """
+
+    def give_up() -> None:
+        event(
+            log,
+            f"the queries did not stop within {seconds:.0f} s of the signal; exiting now "
+            "(Spark replays the unfinished batch from the checkpoint)",
+            logging.ERROR,
+        )
+        os._exit(1)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def main(
     settings: StreamSettings | None = None, session_factory: SessionFactory = build_session
 ) -> int:
@@ -258,6 +282,8 @@ def main(
         # Only flag it here: calling into the JVM from a signal handler races the call the
         # main thread is blocked in.
         event(log, f"received {signal.Signals(signum).name}; stopping the queries")
+        if not stop.is_set():
+            exit_after(settings.stream_stop_grace_seconds + settings.stream_stop_timeout_seconds)
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)

@@ -85,6 +85,13 @@ class StreamSettings(CommonSettings):
         description="On SIGTERM, wait this long for a running micro-batch to finish before "
         "stopping the query (Spark replays an interrupted batch from the checkpoint).",
     )
+    stream_stop_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM, exit this long after stream_stop_grace_seconds even if the "
+        "queries or Spark have not stopped (closing a Kafka client can wait forever for a "
+        "broker that is gone); Spark replays the unfinished batch from the checkpoint.",
+    )
     stream_spark_ui: bool = Field(
         default=False,
         description="Run the Spark UI (and its PrometheusServlet at /metrics/prometheus).",

@@ -720,6 +720,37 @@ def set_kafka_state(
     return _replace_status(api, STRIMZI_GROUP, STRIMZI_VERSION, namespace, "kafkas", name, status)
 
 
+def kafka_node_pool_status(pool: dict[str, Any]) -> dict[str, Any]:
+    """The status Strimzi's cluster operator writes for a reconciled KafkaNodePool (1.2.0
+    ``KafkaNodePoolStatus``: node ids, replicas, roles, the pods' label selector)."""
+    cluster = pool["metadata"]["labels"]["strimzi.io/cluster"]
+    replicas = pool["spec"]["replicas"]
+    return {
+        "observedGeneration": pool["metadata"].get("generation", 1),
+        "conditions": [],
+        "nodeIds": list(range(replicas)),
+        "clusterId": secrets.token_urlsafe(16)[:22],
+        "replicas": replicas,
+        "roles": list(pool["spec"]["roles"]),
+        "labelSelector": f"strimzi.io/cluster={cluster},strimzi.io/name={cluster}-kafka,"
+        f"strimzi.io/kind=Kafka,strimzi.io/pool-name={pool['metadata']['name']}",
+    }
+
+
+def set_kafka_node_pool_ready(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    """Write KafkaNodePool ``namespace/name``'s reconciled status; returns it as stored."""
+    pool = get_custom_object(api, STRIMZI_GROUP, STRIMZI_VERSION, namespace, "kafkanodepools", name)
+    return _replace_status(
+        api,
+        STRIMZI_GROUP,
+        STRIMZI_VERSION,
+        namespace,
+        "kafkanodepools",
+        name,
+        kafka_node_pool_status(pool),
+    )
+
+
 def kafka_topic_status(topic: dict[str, Any], state: TopicState) -> dict[str, Any]:
     """The status Strimzi's topic operator writes for ``topic`` in ``state``."""
     topic_name = topic["spec"].get("topicName") or topic["metadata"]["name"]

@@ -1,0 +1,152 @@
+"""The doctor's runner and report, and the command against a pipeline that is not running.
+
+The pipeline's faults one at a time, against real stages: tests/e2e/test_doctor.py.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from cryptopulse_local.doctor.probes import parse_metrics
+from cryptopulse_local.doctor.report import CheckResult, Finding, Status, combine
+from cryptopulse_local.doctor.runner import Check, run_checks
+from cryptopulse_local.kafka_broker import free_port
+from cryptopulse_producer.metrics import ProducerMetrics
+from tests.support.doctor import run_doctor
+
+
+def test_a_check_that_hangs_fails_with_its_timeout_and_the_run_goes_on() -> None:
+    release = threading.Event()
+
+    def hangs(_earlier: Sequence[CheckResult]) -> Finding:
+        release.wait(30)
+        return Finding.passed("late")
+
+    def sees_earlier(earlier: Sequence[CheckResult]) -> Finding:
+        return Finding.passed(f"after {[r.name for r in earlier]}")
+
+    out = io.StringIO()
+    report = run_checks(
+        "local",
+        "test",
+        [Check("slow", "api", hangs, 0.3), Check("next", "api", sees_earlier, 5)],
+        out,
+        io.StringIO(),
+    )
+    release.set()
+    slow, following = report.results
+    assert slow.status is Status.FAIL
+    assert slow.finding.summary == "no verdict within 0.3 s"
+    assert "--check-timeout" in (slow.finding.fix or "")
+    assert following.finding.summary == "after ['slow']"
+    assert not report.ok
+    assert report.as_json()["first_failure"] == "slow"
+    assert "✗ slow" in out.getvalue()
+
+
+def test_a_check_that_raises_fails_and_says_so() -> None:
+    def breaks(_earlier: Sequence[CheckResult]) -> Finding:
+        raise KeyError("status")
+
+    report = run_checks("local", "test", [Check("odd", "api", breaks, 5)], None, io.StringIO())
+    assert report.results[0].status is Status.FAIL
+    assert "KeyError" in report.results[0].finding.summary
+
+
+def test_combine_keeps_the_worst_and_every_piece_of_evidence() -> None:
+    combined = combine(
+        [
+            Finding.passed("", "a"),
+            Finding.warned("slow", "wait", "b"),
+            Finding.failed("down", "start it", "c"),
+            Finding.failed("gone", "start it", "d"),
+        ],
+        "fine",
+    )
+    assert combined.status is Status.FAIL
+    assert combined.summary == "down; gone"
+    assert combined.fix == "start it"
+    assert combined.evidence == ("a", "b", "c", "d")
+    assert combine([Finding.passed("", "a")], "fine").summary == "fine"
+
+
+def test_metrics_are_read_as_a_stage_exports_them() -> None:
+    metrics = ProducerMetrics(CollectorRegistry())
+    metrics.fetches.labels("rate_limited").inc(2)
+    metrics.ticks_sent.inc(40)
+    sample = parse_metrics(generate_latest(metrics.registry).decode())
+    assert sample.total("cryptopulse_producer_ticks_sent_total") == 40
+    assert sample.get("cryptopulse_producer_fetches_total", outcome="rate_limited") == 2
+    assert sample.by_label("cryptopulse_producer_fetches_total", "outcome")["ok"] == 0
+
+
+def test_nothing_running_fails_at_kafka_first(tmp_path: Path) -> None:
+    env = {
+        "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
+        "PRODUCER_METRICS_PORT": str(free_port()),
+        "STREAM_METRICS_PORT": str(free_port()),
+    }
+    run = run_doctor({**os.environ, **env})
+    assert run.code == 1
+    assert run.first_failure == "kafka", run.describe()
+    assert "cryptopulse kafka" in run.check("kafka")["fix"]
+    for name in ("producer", "stream", "api"):
+        assert run.check(name)["status"] == "fail", run.describe()
+        assert f"cryptopulse {name}" in run.check(name)["fix"], run.describe()
+    assert run.check("processes")["status"] == "pass", run.describe()
+    assert run.check("source")["status"] == "pass", run.describe()
+
+
+def test_kube_without_credentials_fails_with_what_to_set(tmp_path: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    run = run_doctor(env, "--kube")
+    assert run.code == 1
+    assert run.first_failure == "cluster", run.describe()
+    assert "kubeconfig" in run.check("cluster")["fix"]
+
+
+def test_a_stream_job_stopped_on_old_windowing_state_is_told_to_reset_the_watermark(
+    tmp_path: Path,
+) -> None:
+    """The stream job's last run stopped on windowing state an older build wrote: the doctor
+    shows its log's error lines and gives the job's own fix (restarting alone fails again)."""
+    from cryptopulse_stream.main import failure_hint
+
+    error = (
+        "[STREAM_FAILED] Query terminated with exception: [STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE]"
+    )
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "stream.log").write_text(
+        f"00:48:36 [stream] ERROR   stream query failed: {error}\n"
+        f"{failure_hint(error)}\n"
+        "26/12/01 00:48:43 WARN DAGScheduler: Failed to cancel job group a3bf.\n"
+    )
+    env = {
+        "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
+        "PRODUCER_METRICS_PORT": str(free_port()),
+        "STREAM_METRICS_PORT": str(free_port()),
+    }
+    run = run_doctor({**os.environ, **env})
+    stream = run.check("stream")
+    assert stream["status"] == "fail", run.describe()
+    assert "cryptopulse reset-watermark" in stream["fix"], run.describe()
+    assert any("STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE" in line for line in stream["evidence"])
+    # Without that hint in its log, the fix is to start it.
+    (logs / "stream.log").write_text("00:48:36 [stream] ERROR   stream query failed: boom\n")
+    run = run_doctor({**os.environ, **env})
+    assert "cryptopulse reset-watermark" not in run.check("stream")["fix"], run.describe()
+    assert "cryptopulse stream" in run.check("stream")["fix"], run.describe()
