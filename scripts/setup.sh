@@ -32,6 +32,9 @@ need mvn || apt_install maven
 need npm || apt_install nodejs npm
 # The browser tests drive Debian's Chromium with Playwright (Playwright's own download is not used).
 if [ "$mode" = dev ]; then need chromium || apt_install chromium; fi
+# tests/e2e/test_raw_messages.py writes raw messages to the broker and reads the dead letters
+# back with kcat (librdkafka's command-line client, Debian's package).
+if [ "$mode" = dev ]; then need kcat || apt_install kcat; fi
 # The monitoring tests run Debian's Prometheus (scraping the local pipeline) and its promtool
 # (checking and unit-testing the alerting rules). Its systemd unit is not used: tests start
 # their own prometheus on 127.0.0.1 with their own config and data directory.

@@ -154,6 +154,43 @@ def test_malformed_messages_are_classified_with_the_reason(spark: Any) -> None:
     assert parse_ticks(kafka_rows(spark, [value for value, _, _ in cases])).count() == 2
 
 
+def test_a_message_that_is_not_exactly_one_json_object_is_not_json(spark: Any) -> None:
+    """Written to the ticks topic by hand (kcat): Spark's JSON reader reads the first object of
+    a message and ignores what follows, so ``{tick}garbage`` was aggregated and the second tick
+    of ``{tick}\\n{tick}`` (a batch of JSON lines as one message) silently lost; an empty
+    message, a tombstone, ``null``, ``42``, ``"x"`` and ``[{tick}]`` were dead-lettered as
+    ``missing_field`` or ``wrong_type``, where the contract (and the producer, for a row that
+    is no object) says ``not_json``. JSON whitespace after the object is fine, and so is a
+    ``}`` inside a string."""
+    good = orjson.dumps(tick("bitcoin", 1.0, "2026-08-10T14:25:20Z"))
+    braces = orjson.dumps(tick("bitcoin", 1.0, "2026-08-10T14:25:20Z") | {"name": "a}{b} ,0]"})
+    cases: list[tuple[bytes | None, str | None]] = [
+        (b"", "not_json"),
+        (None, "not_json"),
+        (b"\n", "not_json"),
+        (b"null", "not_json"),
+        (b"42", "not_json"),
+        (b'"bitcoin"', "not_json"),
+        (b"[" + good + b"]", "not_json"),
+        (good + b"garbage", "not_json"),
+        (good + good, "not_json"),
+        (good + b"\n" + good, "not_json"),
+        (good + b"," + good, "not_json"),
+        (good + b"]", "not_json"),
+        (good + b" // a comment", "not_json"),
+        (good + b" \t\r\n", None),
+        (b" " + good, None),
+        (braces, None),
+        (good, None),
+    ]
+    raw = spark.createDataFrame([Row(value=value) for value, _ in cases], "value binary")
+    rows = classify_ticks(raw).collect()
+    got = [(value, row.reason) for (value, _), row in zip(cases, rows, strict=True)]
+    assert got == cases
+    for row in rows:
+        assert (row.detail is None) if row.reason is None else (row.detail == "not a JSON object")
+
+
 def test_window_aggregates_ohlc_and_labels(spark: Any) -> None:
     raw = kafka_rows(
         spark,

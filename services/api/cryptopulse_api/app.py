@@ -27,6 +27,7 @@ from cryptopulse_api.lifecycle import GOING_AWAY, GOING_AWAY_REASON, Lifecycle
 from cryptopulse_api.market import POSTED, MarketState, RecentBatches
 from cryptopulse_api.metrics import ApiMetrics
 from cryptopulse_api.middleware import ServerMiddleware, connection_from_scope
+from cryptopulse_api.openapi import INGEST_RESPONSES, METRICS_RESPONSES, ingest_request_body
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import IngestRequest, reason_for
 from cryptopulse_common.kafka_config import kafka_python_config
@@ -142,7 +143,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         status = lifecycle.status
         return json_response({"status": status}, 200 if status == "ready" else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=METRICS_RESPONSES)
     async def prometheus_metrics() -> Response:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -157,7 +158,11 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         coin has no windows: 200 with empty data)."""
         return json_response({"coin_id": coin, "data": market.history(coin)})
 
-    @app.post("/ingest")
+    @app.post(
+        "/ingest",
+        responses=INGEST_RESPONSES,
+        openapi_extra={"requestBody": ingest_request_body()},
+    )
     async def ingest(request: Request) -> Response:
         received_at = time.perf_counter()
         if token_digest is not None and not bearer_token_matches(

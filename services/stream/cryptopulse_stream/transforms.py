@@ -64,8 +64,29 @@ CORRUPT_RECORD = "_corrupt_record"
 REASON = "reason"
 DETAIL = "detail"
 RAW_VALUE = "raw_value"
+# True when the message parsed to nothing at all (empty, or a tombstone's null value).
+UNPARSED = "_unparsed"
 # The Kafka record timestamp (LogAppendTime on the ticks topic: the broker's clock).
 KAFKA_TIMESTAMP = "timestamp"
+
+
+def _not_one_object(corrupt: Column) -> Column:
+    """True for a message that is not exactly one JSON object (RFC 8259: whitespace around it
+    is allowed, nothing else): empty or null (a tombstone), another JSON value (``null``,
+    ``42``, an array), text that is no JSON, or an object followed by more than whitespace.
+
+    Spark's JSON reader (Jackson) reads the first value of a text and ignores what follows, so
+    ``{tick}garbage`` parses as the tick and only the first tick of ``{tick}\\n{tick}`` would
+    be seen. Only a message with a ``}`` followed by more than whitespace (in a tick, only a
+    ``}`` inside a string, otherwise) is parsed a second time: as ``[message,0]``, which is an
+    array of exactly two values only when the message is one JSON value. A JSON object that is
+    no tick is ``corrupt`` with object keys (``wrong_type``, not this).
+    """
+    raw = F.col(RAW_VALUE)
+    trailing = raw.rlike(r"\}[ \t\n\r]*[^ \t\n\r]") & ~F.json_array_length(
+        F.concat(F.lit("["), raw, F.lit(",0]"))
+    ).eqNullSafe(2)
+    return F.col(UNPARSED) | (corrupt & F.json_object_keys(raw).isNull()) | trailing
 
 
 def _whole(pattern: str) -> str:
@@ -200,7 +221,7 @@ def classify_ticks(
         ),
     )
     columns = [c for c in parsed.columns if c != "tick"]
-    flat = parsed.select(*columns, "tick.*")
+    flat = parsed.select(*columns, F.col("tick").isNull().alias(UNPARSED), "tick.*")
     with_time = flat.withColumn(EVENT_TIME, _parsed_time(TICK_EVENT_TIME_FIELD)).withColumn(
         SOURCE_TIME, _parsed_time(TICK_SOURCE_TIME_FIELD)
     )
@@ -210,11 +231,7 @@ def classify_ticks(
     rules: list[Rule] = [
         # A well-formed row stops at the first test: the second JSON parse (get_json_object)
         # only runs for rows from_json already found corrupt.
-        (
-            corrupt & F.get_json_object(F.col(RAW_VALUE), "$").isNull(),
-            "not_json",
-            F.lit("not a JSON object"),
-        ),
+        (_not_one_object(corrupt), "not_json", F.lit("not a JSON object")),
         (corrupt, "wrong_type", F.lit("field types do not match the tick schema")),
         (
             functools.reduce(operator.or_, missing),
