@@ -20,7 +20,7 @@ import httpx
 import yaml
 
 from cryptopulse_local.kafka_broker import free_port
-from cryptopulse_local.processes import stop_process
+from cryptopulse_local.processes import parent_death_signal, stop_process
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,7 @@ def running_prometheus(
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=directory,
+            preexec_fn=parent_death_signal(),  # a killed test run leaves no Prometheus behind
         )
     server = Prometheus(f"http://127.0.0.1:{port}", process, log_path)
     try:
