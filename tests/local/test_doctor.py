@@ -150,3 +150,27 @@ def test_a_stream_job_stopped_on_old_windowing_state_is_told_to_reset_the_waterm
     run = run_doctor({**os.environ, **env})
     assert "cryptopulse reset-watermark" not in run.check("stream")["fix"], run.describe()
     assert "cryptopulse stream" in run.check("stream")["fix"], run.describe()
+
+
+def test_kube_with_a_context_whose_cluster_does_not_answer_says_so_once(tmp_path: Path) -> None:
+    """A kubeconfig whose current context points at a cluster that does not answer (a stopped
+    kind cluster, the wrong context): one ``cluster`` failure naming the server and the context,
+    with kubectl's commands to pick another; not every check failing as "a doctor bug"."""
+    port = free_port()  # nothing listens there
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: stopped-kind\n"
+        f"clusters:\n- name: stopped\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\n"
+        "contexts:\n- name: stopped-kind\n  context: {cluster: stopped, user: me}\n"
+        "users:\n- name: me\n  user: {token: not-used}\n"
+    )
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    run = run_doctor(env, "--kube")
+    assert run.code == 1
+    assert [check["name"] for check in run.report["checks"]] == ["cluster"], run.describe()
+    cluster = run.check("cluster")
+    assert f"127.0.0.1:{port}" in cluster["summary"], run.describe()
+    assert "stopped-kind" in cluster["summary"], run.describe()
+    assert "kubectl config use-context" in cluster["fix"], run.describe()
+    assert "doctor bug" not in cluster["fix"], run.describe()

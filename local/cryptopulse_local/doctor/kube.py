@@ -41,6 +41,8 @@ PROMETHEUS_PODS: Final = (
 DEFAULT_NAMESPACE: Final = "cryptopulse"
 DEFAULT_RELEASE: Final = "cryptopulse"
 LOG_TAIL_LINES: Final = 200
+# How long the first request (GET /version) may take to connect and to answer.
+REACH_TIMEOUT_SECONDS: Final = 5.0
 
 
 @dataclass
@@ -48,12 +50,14 @@ class KubeTarget:
     namespace: str
     release: str
     api: Any  # kubernetes.client.ApiClient
+    context: str = ""  # the kubeconfig context read ("in-cluster" in a pod)
 
     @classmethod
     def connect(cls, namespace: str | None, release: str | None) -> KubeTarget:
         from kubernetes import client, config
 
         context_namespace = None
+        context = "in-cluster"
         try:
             config.load_incluster_config()
         except config.ConfigException:
@@ -61,11 +65,36 @@ class KubeTarget:
             with contextlib.suppress(config.ConfigException, KeyError, TypeError):
                 _contexts, current = config.list_kube_config_contexts()
                 context_namespace = current["context"].get("namespace")
+                context = str(current.get("name", ""))
         return cls(
             namespace or context_namespace or DEFAULT_NAMESPACE,
             release or DEFAULT_RELEASE,
             client.ApiClient(),
+            context,
         )
+
+    @property
+    def server(self) -> str:
+        host: str = self.api.configuration.host
+        return host
+
+    def unreachable(self) -> str | None:
+        """Why the API server does not answer (``GET /version``, which every client may read:
+        the ``system:public-info-viewer`` ClusterRole); None when it answers, whatever it answers
+        (401 and 403 are each check's to report)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            client.VersionApi(self.api).get_code(
+                _request_timeout=(REACH_TIMEOUT_SECONDS, REACH_TIMEOUT_SECONDS)
+            )
+        except ApiException:
+            return None
+        except Exception as error:  # urllib3's connection errors, TLS, DNS
+            reason = getattr(error, "reason", None) or error
+            return f"{type(reason).__name__}: {reason}"
+        return None
 
     def describe(self) -> str:
         return f"Kubernetes release {self.release} in namespace {self.namespace}"
