@@ -380,12 +380,55 @@ def check_websocket(target: KubeTarget, wait_seconds: float) -> Finding:
     )
 
 
+def _status_message(error: Any) -> str:
+    """The API server's own sentence (``Status.message``) from an ``ApiException``'s body."""
+    try:
+        body = json.loads(error.body or "")
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return str(error.reason or error.status)
+
+
+def refused_finding(error: Any, target: KubeTarget) -> Finding | None:
+    """The finding for an ``ApiException`` that refuses this user (401: credentials not
+    accepted; 403: RBAC forbids the read, with the API server's sentence naming the user, verb
+    and resource); None for any other status."""
+    message = _status_message(error)
+    if error.status == 401:
+        return Finding.failed(
+            f"the API server refused these credentials (401 {message})",
+            f"The kubeconfig user of context {target.context or '?'} has an expired or wrong "
+            "token or certificate: log in again (`kubectl get --raw /version` tests it).",
+        )
+    if error.status == 403:
+        return Finding.failed(
+            message,
+            "This user may not read what the doctor checks: bind it a Role in "
+            f"{target.namespace} (or a ClusterRole) with get and list on pods, pods/log and "
+            "deployments (the built-in `view` ClusterRole has them), the Strimzi, Spark "
+            "operator and Prometheus operator objects, and create on pods/portforward; or use "
+            "a context that has them (`kubectl auth can-i --list -n "
+            f"{target.namespace}` shows what this one may do).",
+        )
+    return None
+
+
 def kube_checks(target: KubeTarget, timeout_seconds: float) -> list[Check]:
     """The release's checks in flow order."""
 
     def check(name: str, stage: str, run: Callable[[], Finding], title: str) -> Check:
         def guarded(_earlier: Sequence[CheckResult]) -> Finding:
-            return run()
+            from kubernetes.client.exceptions import ApiException
+
+            try:
+                return run()
+            except ApiException as error:
+                refused = refused_finding(error, target)
+                if refused is None:
+                    raise
+                return refused
 
         return Check(name, stage, guarded, timeout_seconds, title)
 
