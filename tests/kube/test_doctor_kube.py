@@ -327,3 +327,19 @@ def test_a_user_rbac_forbids_to_read_is_told_which_permission_is_missing(
         assert "Role" in check["fix"], run.describe()
     assert "kafkatopics" in run.check("kafka")["summary"], run.describe()
     assert "deployments" in run.check("api")["summary"], run.describe()
+
+
+def test_a_namespace_without_the_release_says_where_to_look(
+    release: Release, control_plane: ControlPlane
+) -> None:
+    """The wrong namespace (a context's default one) or release name: one ``release`` failure
+    saying so and how to find it, not "the producer is disabled" and "the chart creates the
+    SparkApplication when stream.enabled"."""
+    env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}
+    for namespace, name in (("default", RELEASE), (NAMESPACE, "no-such-release")):
+        run = run_doctor(env, "--kube", "--namespace", namespace, "--release", name)
+        assert run.code == 1, run.describe()
+        assert [check["name"] for check in run.report["checks"]] == ["release"], run.describe()
+        found = run.check("release")
+        assert f"no release {name} in namespace {namespace}" in found["summary"], run.describe()
+        assert "helm list" in found["fix"], run.describe()

@@ -99,6 +99,24 @@ class KubeTarget:
     def describe(self) -> str:
         return f"Kubernetes release {self.release} in namespace {self.namespace}"
 
+    def release_found(self) -> bool:
+        """False when nothing in the namespace carries the release's instance label (no
+        Deployment, no SparkApplication): the wrong namespace or release name. True when it
+        cannot tell (a read refused: each check reports that)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            deployments = client.AppsV1Api(self.api).list_namespaced_deployment(
+                self.namespace, label_selector=self.instance, limit=1
+            )
+            if deployments.items:
+                return True
+            apps = self.listed(SPARK, "sparkapplications", label_selector=self.instance, limit=1)
+        except ApiException:
+            return True
+        return bool(apps)
+
     @property
     def instance(self) -> str:
         return f"app.kubernetes.io/instance={self.release}"
