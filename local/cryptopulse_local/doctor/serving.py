@@ -12,6 +12,7 @@ from cryptopulse_common.contract import (
     SNAPSHOT_MESSAGE,
     parse_timestamp,
 )
+from cryptopulse_local.doctor.machine import foreign_holder_fix
 from cryptopulse_local.doctor.probes import (
     ProbeError,
     Sample,
@@ -43,14 +44,16 @@ def check_api(target: LocalTarget, baseline: Baseline, earlier: Sequence[CheckRe
     except ProbeError as error:
         return Finding.failed(
             f"the API is not running: {error}",
-            "Start it: `cryptopulse api` in another terminal (or restart `make up`); its log "
+            foreign_holder_fix(target, target.api.api_port, "API_PORT")
+            or "Start it: `cryptopulse api` in another terminal (or restart `make up`); its log "
             f"is {target.log('api')}.",
             *last_run_errors(target.log("api")),
         )
     if not live.ok:
         return Finding.failed(
             f"/health answered {live.status_code}",
-            f"Restart it (`cryptopulse api`); its log is {target.log('api')}.",
+            foreign_holder_fix(target, target.api.api_port, "API_PORT")
+            or f"Restart it (`cryptopulse api`); its log is {target.log('api')}.",
         )
     if not ready.ok:
         status = ready.body.get("status", ready.status_code)
