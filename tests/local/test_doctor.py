@@ -225,3 +225,20 @@ def test_a_port_held_by_another_program_is_named_instead_of_start_it(tmp_path: P
     assert "KAFKA_BOOTSTRAP_SERVERS" in kafka["fix"], run.describe()
     assert "Start it" not in kafka["fix"], run.describe()
 
+
+def test_the_api_is_started_as_up_starts_it(tmp_path: Path) -> None:
+    """`cryptopulse api` alone does not serve the dashboard: the fix gives the dashboard folder
+    `up` gives it, so that following it does not lead to a dashboard failure next."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    env = {
+        "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
+        "API_DASHBOARD_DIR": str(dist),
+        "PRODUCER_METRICS_PORT": str(free_port()),
+        "STREAM_METRICS_PORT": str(free_port()),
+    }
+    run = run_doctor({**os.environ, **env})
+    assert f"`API_DASHBOARD_DIR={dist} cryptopulse api`" in run.check("api")["fix"], run.describe()
