@@ -174,6 +174,15 @@ def _r(record: str, **labels: str) -> str:
     return sel(record, RELEASE, **labels)
 
 
+def _pods(metric: str, **labels: str) -> str:
+    """A kube-state-metrics pod series of the release, one per pod."""
+    matchers = "".join(f', {name}="{value}"' for name, value in labels.items())
+    return (
+        f'max by (namespace, pod) ({metric}{{namespace="$namespace", pod=~"{RELEASE_PODS}"'
+        f"{matchers}}})"
+    )
+
+
 def alerts() -> list[Alert]:
     silent = t.PRODUCER_SILENT_POLLS
     return [
@@ -351,14 +360,21 @@ def alerts() -> list[Alert]:
         ),
         Alert(
             "CryptopulseNoUpdatesToClients",
-            f"{_r(CONNECTIONS)} > 0\nand on (namespace)\n{_r(FRAMES)} == 0",
+            # An API that is down has no clients to count: like the producer's and the stream
+            # job's, its alert also fires when it exports nothing at all.
+            f"{_r(CONNECTIONS)} > 0\nand on (namespace)\n{_r(FRAMES)} == 0\n"
+            f"or absent({sel(m.WS_CONNECTIONS, RELEASE)})",
             "5m",
             "critical",
             "api",
             "No update reached any WebSocket client in {{ $labels.namespace }}",
             "Clients are connected but no update frame was written to any of them for 5 "
-            "minutes: every dashboard shows stale prices.",
-            "Follow the pipeline upstream: ingest_requests_total{status=accepted} (is the "
+            "minutes, or the API exports no metrics at all: every dashboard shows stale prices "
+            "or none.",
+            "No API metrics at all: the API is down or unreachable from Prometheus (kubectl "
+            "get pods -n {{ $labels.namespace }} -l app.kubernetes.io/component=api, its "
+            "ServiceMonitor). Otherwise follow the pipeline upstream: "
+            "ingest_requests_total{status=accepted} (is the "
             "stream job posting? see CryptopulseStreamStalled and CryptopulseStreamSinkWaiting),"
             " then the stream job's input rows (is the producer publishing? see "
             "CryptopulseProducerSilent). Batches accepted but no frames written means the "
@@ -366,11 +382,13 @@ def alerts() -> list[Alert]:
         ),
         Alert(
             "CryptopulsePodNotReady",
-            "max by (namespace, pod) (kube_pod_status_ready{"
-            f'namespace="$namespace", pod=~"{RELEASE_PODS}", condition="false"}}) == 1\n'
-            "and on (namespace, pod)\n"
-            "max by (namespace, pod) (kube_pod_status_phase{"
-            f'namespace="$namespace", pod=~"{RELEASE_PODS}", phase=~"Pending|Running"}}) == 1',
+            # kube-state-metrics exports kube_pod_status_ready only from a pod's Ready
+            # condition, which a pod not yet scheduled lacks: Pending is caught by its phase.
+            f"{_pods('kube_pod_status_phase', phase='Pending')} == 1\n"
+            "or\n(\n"
+            f"  {_pods('kube_pod_status_ready', condition='false')} == 1\n"
+            "  and on (namespace, pod)\n"
+            f"  {_pods('kube_pod_status_phase', phase='Running')} == 1\n)",
             "10m",
             "warning",
             "kubernetes",

@@ -305,6 +305,14 @@ CASES = [
     ),
     Case(
         "CryptopulseNoUpdatesToClients",
+        # No client can connect to an API that is down: it exports nothing at all.
+        "the API exports no metrics (down), the rest of the pipeline does",
+        {s(m.PRODUCER_POLL_INTERVAL): "30x40", s(m.STREAM_SINK_WAITING): "0+60x40"},
+        "20m",
+        fires=True,
+    ),
+    Case(
+        "CryptopulseNoUpdatesToClients",
         "no client connected",
         {s(m.WS_CONNECTIONS): "0x40", s(m.WS_BROADCAST_LATENCY.count): "100x40"},
         "20m",
@@ -320,6 +328,21 @@ CASES = [
         "20m",
         fires=True,
         labels={"pod": "cryptopulse-api-7d9f-x2"},
+    ),
+    Case(
+        "CryptopulsePodNotReady",
+        # kube-state-metrics exports kube_pod_status_ready only from a pod's Ready condition,
+        # which a pod the scheduler cannot place (CPU, memory, an unbound claim) does not have
+        # yet: its phase is the only sign.
+        "an API pod Pending, unschedulable (no Ready condition)",
+        {
+            ksm("kube_pod_status_phase", "cryptopulse-api-7d9f-x3", phase="Pending"): "1x40",
+            ksm("kube_pod_status_phase", "cryptopulse-api-7d9f-x3", phase="Running"): "0x40",
+            ksm("kube_pod_status_scheduled", "cryptopulse-api-7d9f-x3", condition="false"): "1x40",
+        },
+        "20m",
+        fires=True,
+        labels={"pod": "cryptopulse-api-7d9f-x3"},
     ),
     Case(
         "CryptopulsePodNotReady",
