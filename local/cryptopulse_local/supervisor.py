@@ -32,8 +32,9 @@ import httpx
 from cryptopulse_api.settings import ApiSettings
 from cryptopulse_common.contract import ALL_TOPICS
 from cryptopulse_common.logs import event
-from cryptopulse_local.kafka_broker import LocalKafka
+from cryptopulse_local.kafka_broker import LocalKafka, port_open
 from cryptopulse_local.ownership import (
+    port_holders,
     prune_records,
     record_self,
     remove_record,
@@ -152,6 +153,30 @@ class Supervisor:
         prune_records(directory)
         stop_orphans(directory, self.ports(), self.say)
 
+    def busy_ports(self) -> list[str]:
+        """Each port this pipeline needs that a process holds already (after
+        :meth:`stop_leftovers`: not a leftover of ours), said with its holder and its setting:
+        a stage would fail on it later, after the broker started, with its log to read."""
+        env = self.child_env
+        kafka_host, kafka_port = self.local.kafka_host_port
+        wanted = [
+            (kafka_host, kafka_port, "KAFKA_BOOTSTRAP_SERVERS"),
+            (kafka_host, self.local.kafka_controller_port, "KAFKA_CONTROLLER_PORT"),
+            (self.api.api_host, self.api.api_port, "API_PORT"),
+        ]
+        for name in ("PRODUCER_METRICS_PORT", "STREAM_METRICS_PORT"):
+            if env.get(name, "").isdigit():
+                wanted.append(("127.0.0.1", int(env[name]), name))
+        busy = []
+        for host, port, setting in wanted:
+            address = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+            if not port_open(address, port):
+                continue
+            holder = port_holders([port]).get(port)
+            by = f" by {holder.describe()}" if holder else ""
+            busy.append(f"{address}:{port} ({setting}) is already in use{by}")
+        return busy
+
     def check_children(self) -> None:
         for stage in self.stages.values():
             code = stage.process.poll()
@@ -170,6 +195,15 @@ class Supervisor:
         record = None
         try:
             self.stop_leftovers()
+            busy = self.busy_ports()
+            if busy:
+                for line in busy:
+                    self.say(f"  ✗ port {line}")
+                self.say(
+                    "  Stop what holds it, or give this pipeline other ports (the settings "
+                    "named); `cryptopulse doctor` tells whether it is one of ours."
+                )
+                return 1
             record = record_self(run_dir(self.local.state_dir), "up", (), self.api.api_host)
             self.start_kafka()
             self.start_stage("api")

@@ -15,9 +15,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from cryptopulse_local.doctor.kube import STRIMZI, KubeTarget, kube_checks
@@ -275,3 +277,69 @@ def test_the_kube_command_is_the_clis() -> None:
     )
     for flag in ("--kube", "--namespace", "--release", "--json", "--check-timeout"):
         assert flag in result.stdout
+
+
+def test_a_user_rbac_forbids_to_read_is_told_which_permission_is_missing(
+    release: Release, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """A kubeconfig whose user may read nothing in the namespace (a ServiceAccount without any
+    RoleBinding): every check fails saying which read was forbidden and that it takes a Role,
+    not "the check itself failed ... a doctor bug"."""
+    core = k8s.CoreV1Api(release.api)
+    account = "doctor-no-rights"
+    core.create_namespaced_service_account(
+        NAMESPACE, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}}
+    )
+    token = core.create_namespaced_service_account_token(
+        account, NAMESPACE, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"}
+    ).status.token
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "test",
+                        "cluster": {
+                            "server": control_plane.url,
+                            "certificate-authority": str(control_plane.credentials.ca_cert),
+                        },
+                    }
+                ],
+                "users": [{"name": account, "user": {"token": token}}],
+                "contexts": [{"name": "limited", "context": {"cluster": "test", "user": account}}],
+                "current-context": "limited",
+            }
+        )
+    )
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    run = run_doctor(env, "--kube", "--namespace", NAMESPACE, "--release", RELEASE)
+    assert run.code == 1
+    assert run.first_failure == "kafka", run.describe()
+    for check in run.report["checks"]:
+        assert check["status"] == "fail", run.describe()
+        assert "forbidden" in check["summary"], run.describe()
+        assert f"system:serviceaccount:{NAMESPACE}:{account}" in check["summary"], run.describe()
+        assert "doctor bug" not in check["fix"], run.describe()
+        assert "Role" in check["fix"], run.describe()
+    assert "kafkatopics" in run.check("kafka")["summary"], run.describe()
+    assert "deployments" in run.check("api")["summary"], run.describe()
+
+
+def test_a_namespace_without_the_release_says_where_to_look(
+    release: Release, control_plane: ControlPlane
+) -> None:
+    """The wrong namespace (a context's default one) or release name: one ``release`` failure
+    saying so and how to find it, not "the producer is disabled" and "the chart creates the
+    SparkApplication when stream.enabled"."""
+    env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}
+    for namespace, name in (("default", RELEASE), (NAMESPACE, "no-such-release")):
+        run = run_doctor(env, "--kube", "--namespace", namespace, "--release", name)
+        assert run.code == 1, run.describe()
+        assert [check["name"] for check in run.report["checks"]] == ["release"], run.describe()
+        found = run.check("release")
+        assert f"no release {name} in namespace {namespace}" in found["summary"], run.describe()
+        assert "helm list" in found["fix"], run.describe()

@@ -150,3 +150,95 @@ def test_a_stream_job_stopped_on_old_windowing_state_is_told_to_reset_the_waterm
     run = run_doctor({**os.environ, **env})
     assert "cryptopulse reset-watermark" not in run.check("stream")["fix"], run.describe()
     assert "cryptopulse stream" in run.check("stream")["fix"], run.describe()
+
+
+def test_kube_with_a_context_whose_cluster_does_not_answer_says_so_once(tmp_path: Path) -> None:
+    """A kubeconfig whose current context points at a cluster that does not answer (a stopped
+    kind cluster, the wrong context): one ``cluster`` failure naming the server and the context,
+    with kubectl's commands to pick another; not every check failing as "a doctor bug"."""
+    port = free_port()  # nothing listens there
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: stopped-kind\n"
+        f"clusters:\n- name: stopped\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\n"
+        "contexts:\n- name: stopped-kind\n  context: {cluster: stopped, user: me}\n"
+        "users:\n- name: me\n  user: {token: not-used}\n"
+    )
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    run = run_doctor(env, "--kube")
+    assert run.code == 1
+    assert [check["name"] for check in run.report["checks"]] == ["cluster"], run.describe()
+    cluster = run.check("cluster")
+    assert f"127.0.0.1:{port}" in cluster["summary"], run.describe()
+    assert "stopped-kind" in cluster["summary"], run.describe()
+    assert "kubectl config use-context" in cluster["fix"], run.describe()
+    assert "doctor bug" not in cluster["fix"], run.describe()
+
+
+def test_a_port_held_by_another_program_is_named_instead_of_start_it(tmp_path: Path) -> None:
+    """Another program holds the API's and the broker's ports (an HTTP server, a socket that
+    never answers): starting the stage, the fix before, fails with "port already in use".
+    The fix names the holder and the setting that moves the pipeline off its port."""
+    import socket
+    import subprocess
+    import sys
+
+    api_port, kafka_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(api_port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    silent = socket.create_server(("127.0.0.1", kafka_port))
+    try:
+        from cryptopulse_local.kafka_broker import port_open
+
+        for _ in range(300):  # the HTTP server binds its port (a deadline, not a measurement)
+            if port_open("127.0.0.1", api_port):
+                break
+            threading.Event().wait(0.1)
+        dist = tmp_path / "dist"
+        dist.mkdir()
+        (dist / "index.html").write_text("<script src='/a.js'></script>")
+        env = {
+            "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "API_PORT": str(api_port),
+            "API_DASHBOARD_DIR": str(dist),
+            "PRODUCER_METRICS_PORT": str(free_port()),
+            "STREAM_METRICS_PORT": str(free_port()),
+        }
+        run = run_doctor({**os.environ, **env}, "--check-timeout", "40")
+    finally:
+        silent.close()
+        server.terminate()
+        server.wait(10)
+    api, kafka = run.check("api"), run.check("kafka")
+    assert api["status"] == "fail", run.describe()
+    assert f"pid {server.pid}" in api["fix"], run.describe()
+    assert "API_PORT" in api["fix"], run.describe()
+    assert "Start it" not in api["fix"], run.describe()
+    assert kafka["status"] == "fail", run.describe()
+    assert f"pid {os.getpid()}" in kafka["fix"], run.describe()
+    assert "KAFKA_BOOTSTRAP_SERVERS" in kafka["fix"], run.describe()
+    assert "Start it" not in kafka["fix"], run.describe()
+
+
+def test_the_api_is_started_as_up_starts_it(tmp_path: Path) -> None:
+    """`cryptopulse api` alone does not serve the dashboard: the fix gives the dashboard folder
+    `up` gives it, so that following it does not lead to a dashboard failure next."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    env = {
+        "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
+        "API_DASHBOARD_DIR": str(dist),
+        "PRODUCER_METRICS_PORT": str(free_port()),
+        "STREAM_METRICS_PORT": str(free_port()),
+    }
+    run = run_doctor({**os.environ, **env})
+    assert f"`API_DASHBOARD_DIR={dist} cryptopulse api`" in run.check("api")["fix"], run.describe()

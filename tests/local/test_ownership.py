@@ -184,3 +184,33 @@ def test_port_holders_names_the_listening_process() -> None:
         holder = port_holders([port])[port]
     assert holder.pid == os.getpid()
     assert "python" in holder.cmdline[0] or "pytest" in " ".join(holder.cmdline)
+
+
+def test_up_names_a_port_another_program_holds_before_starting_anything(tmp_path: Path) -> None:
+    """Another program holds the API's port: ``up`` says so, naming the holder and the setting,
+    before it starts the broker (it used to start the broker, then fail with "api did not
+    become healthy; see api.log")."""
+    from cryptopulse_local.kafka_broker import free_port
+
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "CRYPTOPULSE_STATE_DIR": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "API_PORT": str(api_port),
+        "PRODUCER_METRICS_PORT": str(free_port()),
+        "STREAM_METRICS_PORT": str(free_port()),
+    }
+    with socket.create_server(("127.0.0.1", api_port)):
+        result = subprocess.run(
+            [sys.executable, "-m", "cryptopulse_local.cli", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f"127.0.0.1:{api_port} (API_PORT) is already in use by pid {os.getpid()}" in output
+    assert "starting Kafka broker" not in output, output

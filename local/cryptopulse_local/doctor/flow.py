@@ -12,6 +12,7 @@ from cryptopulse_common.contract import (
     TICKS_TOPIC,
 )
 from cryptopulse_common.kafka_config import kafka_python_config
+from cryptopulse_local.doctor.machine import foreign_holder_fix
 from cryptopulse_local.doctor.probes import (
     KafkaView,
     ProbeError,
@@ -76,7 +77,8 @@ def check_kafka(target: LocalTarget, baseline: Baseline) -> Finding:
     except ProbeError as error:
         return Finding.failed(
             f"no broker: {error}",
-            "Start it: `cryptopulse kafka` in another terminal (or `make up` for the whole "
+            foreign_holder_fix(target, target.kafka_port, "KAFKA_BOOTSTRAP_SERVERS")
+            or "Start it: `cryptopulse kafka` in another terminal (or `make up` for the whole "
             f"pipeline); its log is {target.state_dir / 'kafka' / 'broker.log'}.",
             f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}",
         )
@@ -138,7 +140,10 @@ def check_producer(
     except ProbeError as error:
         return Finding.failed(
             f"the producer is not running: {error}",
-            "Start it: `cryptopulse producer` in another terminal (or restart `make up`); "
+            foreign_holder_fix(
+                target, target.producer.producer_metrics_port, "PRODUCER_METRICS_PORT"
+            )
+            or "Start it: `cryptopulse producer` in another terminal (or restart `make up`); "
             f"its log is {target.log('producer')}.",
             *offsets_evidence,
             *last_run_errors(target.log("producer")),

@@ -41,6 +41,8 @@ PROMETHEUS_PODS: Final = (
 DEFAULT_NAMESPACE: Final = "cryptopulse"
 DEFAULT_RELEASE: Final = "cryptopulse"
 LOG_TAIL_LINES: Final = 200
+# How long the first request (GET /version) may take to connect and to answer.
+REACH_TIMEOUT_SECONDS: Final = 5.0
 
 
 @dataclass
@@ -48,12 +50,14 @@ class KubeTarget:
     namespace: str
     release: str
     api: Any  # kubernetes.client.ApiClient
+    context: str = ""  # the kubeconfig context read ("in-cluster" in a pod)
 
     @classmethod
     def connect(cls, namespace: str | None, release: str | None) -> KubeTarget:
         from kubernetes import client, config
 
         context_namespace = None
+        context = "in-cluster"
         try:
             config.load_incluster_config()
         except config.ConfigException:
@@ -61,14 +65,57 @@ class KubeTarget:
             with contextlib.suppress(config.ConfigException, KeyError, TypeError):
                 _contexts, current = config.list_kube_config_contexts()
                 context_namespace = current["context"].get("namespace")
+                context = str(current.get("name", ""))
         return cls(
             namespace or context_namespace or DEFAULT_NAMESPACE,
             release or DEFAULT_RELEASE,
             client.ApiClient(),
+            context,
         )
+
+    @property
+    def server(self) -> str:
+        host: str = self.api.configuration.host
+        return host
+
+    def unreachable(self) -> str | None:
+        """Why the API server does not answer (``GET /version``, which every client may read:
+        the ``system:public-info-viewer`` ClusterRole); None when it answers, whatever it answers
+        (401 and 403 are each check's to report)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            client.VersionApi(self.api).get_code(
+                _request_timeout=(REACH_TIMEOUT_SECONDS, REACH_TIMEOUT_SECONDS)
+            )
+        except ApiException:
+            return None
+        except Exception as error:  # urllib3's connection errors, TLS, DNS
+            reason = getattr(error, "reason", None) or error
+            return f"{type(reason).__name__}: {reason}"
+        return None
 
     def describe(self) -> str:
         return f"Kubernetes release {self.release} in namespace {self.namespace}"
+
+    def release_found(self) -> bool:
+        """False when nothing in the namespace carries the release's instance label (no
+        Deployment, no SparkApplication): the wrong namespace or release name. True when it
+        cannot tell (a read refused: each check reports that)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            deployments = client.AppsV1Api(self.api).list_namespaced_deployment(
+                self.namespace, label_selector=self.instance, limit=1
+            )
+            if deployments.items:
+                return True
+            apps = self.listed(SPARK, "sparkapplications", label_selector=self.instance, limit=1)
+        except ApiException:
+            return True
+        return bool(apps)
 
     @property
     def instance(self) -> str:
@@ -351,12 +398,55 @@ def check_websocket(target: KubeTarget, wait_seconds: float) -> Finding:
     )
 
 
+def _status_message(error: Any) -> str:
+    """The API server's own sentence (``Status.message``) from an ``ApiException``'s body."""
+    try:
+        body = json.loads(error.body or "")
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return str(error.reason or error.status)
+
+
+def refused_finding(error: Any, target: KubeTarget) -> Finding | None:
+    """The finding for an ``ApiException`` that refuses this user (401: credentials not
+    accepted; 403: RBAC forbids the read, with the API server's sentence naming the user, verb
+    and resource); None for any other status."""
+    message = _status_message(error)
+    if error.status == 401:
+        return Finding.failed(
+            f"the API server refused these credentials (401 {message})",
+            f"The kubeconfig user of context {target.context or '?'} has an expired or wrong "
+            "token or certificate: log in again (`kubectl get --raw /version` tests it).",
+        )
+    if error.status == 403:
+        return Finding.failed(
+            message,
+            "This user may not read what the doctor checks: bind it a Role in "
+            f"{target.namespace} (or a ClusterRole) with get and list on pods, pods/log and "
+            "deployments (the built-in `view` ClusterRole has them), the Strimzi, Spark "
+            "operator and Prometheus operator objects, and create on pods/portforward; or use "
+            "a context that has them (`kubectl auth can-i --list -n "
+            f"{target.namespace}` shows what this one may do).",
+        )
+    return None
+
+
 def kube_checks(target: KubeTarget, timeout_seconds: float) -> list[Check]:
     """The release's checks in flow order."""
 
     def check(name: str, stage: str, run: Callable[[], Finding], title: str) -> Check:
         def guarded(_earlier: Sequence[CheckResult]) -> Finding:
-            return run()
+            from kubernetes.client.exceptions import ApiException
+
+            try:
+                return run()
+            except ApiException as error:
+                refused = refused_finding(error, target)
+                if refused is None:
+                    raise
+                return refused
 
         return Check(name, stage, guarded, timeout_seconds, title)
 

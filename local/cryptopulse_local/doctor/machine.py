@@ -50,6 +50,33 @@ def check_processes(target: LocalTarget) -> Finding:
     return combine(findings, "nothing left running by an earlier run")
 
 
+def foreign_holder_fix(target: LocalTarget, port: int, setting: str) -> str | None:
+    """The fix for a stage that does not answer because a program not of this pipeline holds its
+    ``port`` (starting the stage would fail with "port already in use"): name the holder and
+    ``setting``, the one that moves the pipeline off that port. None when nothing holds the
+    port, or a process of this state folder does (the processes check tells about those)."""
+    holder = port_holders([port]).get(port)
+    if holder is None:
+        return None
+    if holder.pid is not None:
+        ours = {
+            process.record.pid: process for process in live_processes(run_dir(target.state_dir))
+        }
+        if (
+            holder.pid in ours
+            or _child_of_ours(holder.pid, ours)
+            or any(str(target.state_dir) in word for word in holder.cmdline)
+        ):
+            return None
+        who = holder.describe()
+    else:
+        who = "a process this user may not inspect"
+    return (
+        f"Port {port} is held by {who}, not by this pipeline: stop that program, or give this "
+        f"pipeline another port ({setting}, the same for `up` and the doctor)."
+    )
+
+
 def _unrecorded_finding(described: str, pid: int, held: list[str]) -> Finding:
     """A process whose command line names this state folder but that has no record: started
     by a version of cryptopulse that kept none. Orphaned unless a cryptopulse process is its

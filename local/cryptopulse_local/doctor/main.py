@@ -68,6 +68,13 @@ def kube_report(options: DoctorOptions, out: TextIO, progress: TextIO) -> Report
         target = KubeTarget.connect(options.namespace, options.release)
     except Exception as error:  # no kubeconfig, no in-cluster service account
         return _run("kube", "Kubernetes", [_unreachable(error)], options, out, progress)
+    why = target.unreachable()
+    if why is not None:  # one failure that says so, not every check failing alike
+        check = _cluster_silent(target.server, target.context, why)
+        return _run("kube", target.describe(), [check], options, out, progress)
+    if not target.release_found():
+        check = _release_missing(target.release, target.namespace)
+        return _run("kube", target.describe(), [check], options, out, progress)
     checks = kube_checks(target, options.check_timeout)
     return _run("kube", target.describe(), checks, options, out, progress)
 
@@ -81,6 +88,31 @@ def _unreachable(error: Exception) -> Check:
         )
 
     return Check("cluster", "kubernetes", run, 5.0)
+
+
+def _cluster_silent(server: str, context: str, why: str) -> Check:
+    def run(_earlier: Sequence[CheckResult]) -> Finding:
+        return Finding.failed(
+            f"the API server {server} (context {context or '?'}) does not answer: {why}",
+            "Is this the cluster you meant? `kubectl config get-contexts` lists the others, "
+            "`kubectl config use-context <name>` picks one (or set KUBECONFIG); a local cluster "
+            "(kind, minikube) may be stopped.",
+        )
+
+    return Check("cluster", "kubernetes", run, 5.0)
+
+
+def _release_missing(release: str, namespace: str) -> Check:
+    def run(_earlier: Sequence[CheckResult]) -> Finding:
+        return Finding.failed(
+            f"no release {release} in namespace {namespace}: no Deployment or SparkApplication "
+            f"labelled app.kubernetes.io/instance={release}",
+            "`helm list -A` shows each release and its namespace: pass them as --namespace and "
+            "--release (defaults: the kubeconfig context's namespace, else cryptopulse; "
+            "release cryptopulse).",
+        )
+
+    return Check("release", "kubernetes", run, 5.0)
 
 
 def _run(

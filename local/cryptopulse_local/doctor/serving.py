@@ -12,6 +12,7 @@ from cryptopulse_common.contract import (
     SNAPSHOT_MESSAGE,
     parse_timestamp,
 )
+from cryptopulse_local.doctor.machine import foreign_holder_fix
 from cryptopulse_local.doctor.probes import (
     ProbeError,
     Sample,
@@ -43,19 +44,21 @@ def check_api(target: LocalTarget, baseline: Baseline, earlier: Sequence[CheckRe
     except ProbeError as error:
         return Finding.failed(
             f"the API is not running: {error}",
-            "Start it: `cryptopulse api` in another terminal (or restart `make up`); its log "
-            f"is {target.log('api')}.",
+            foreign_holder_fix(target, target.api.api_port, "API_PORT")
+            or f"Start it: `{api_command(target)}` in another terminal (or restart `make up`); "
+            f"its log is {target.log('api')}.",
             *last_run_errors(target.log("api")),
         )
     if not live.ok:
         return Finding.failed(
             f"/health answered {live.status_code}",
-            f"Restart it (`cryptopulse api`); its log is {target.log('api')}.",
+            foreign_holder_fix(target, target.api.api_port, "API_PORT")
+            or f"Restart it (`{api_command(target)}`); its log is {target.log('api')}.",
         )
     if not ready.ok:
         status = ready.body.get("status", ready.status_code)
         fix = (
-            "It is shutting down (SIGTERM received): start it again with `cryptopulse api`."
+            f"It is shutting down (SIGTERM received): start it again with `{api_command(target)}`."
             if status == "draining"
             else "Its Kafka fan-out is not positioned on the aggregates topic yet: see the kafka "
             "check."
@@ -112,6 +115,14 @@ def check_api(target: LocalTarget, baseline: Baseline, earlier: Sequence[CheckRe
         ),
         *evidence,
     )
+
+
+def api_command(target: LocalTarget) -> str:
+    """``cryptopulse api`` as ``up`` runs it: with the dashboard folder (alone, the API does
+    not serve the dashboard, and the dashboard check fails next)."""
+    if target.dashboard_dir is None:
+        return "cryptopulse api"
+    return f"API_DASHBOARD_DIR={target.dashboard_dir} cryptopulse api"
 
 
 def _snapshot_evidence(base: str) -> list[str]:
@@ -182,7 +193,7 @@ def check_websocket(
     except (OSError, WebSocketException, TimeoutError) as error:
         return Finding.failed(
             f"cannot open {url}: {type(error).__name__}: {error}",
-            upstream_fix(earlier, "Start the API: `cryptopulse api`.", "api"),
+            upstream_fix(earlier, f"Start the API: `{api_command(target)}`.", "api"),
         )
 
 
@@ -198,13 +209,14 @@ def check_dashboard(target: LocalTarget, earlier: Sequence[CheckResult]) -> Find
         page = http_get(f"{base}/", HTTP_TIMEOUT_SECONDS)
     except ProbeError as error:
         return Finding.failed(
-            str(error), upstream_fix(earlier, "Start the API: `cryptopulse api`.", "api")
+            str(error), upstream_fix(earlier, f"Start the API: `{api_command(target)}`.", "api")
         )
     if page.status_code != 200 or "<script" not in page.text:
         return Finding.failed(
             f"{base}/ answered {page.status_code} without the app",
-            f"The API serves the dashboard only with API_DASHBOARD_DIR set (`up` sets it to "
-            f"{target.dashboard_dir}); or run `cd services/dashboard && npm run dev`.",
+            "The API serves the dashboard only with API_DASHBOARD_DIR set, as `up` sets it: "
+            f"restart it as `{api_command(target)}`; or run `cd services/dashboard && npm run "
+            "dev`.",
         )
     scripts = _script_sources(page.text)
     for source in scripts:

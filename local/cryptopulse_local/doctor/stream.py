@@ -10,6 +10,7 @@ from cryptopulse_common.contract import (
     TICKS_TOPIC,
 )
 from cryptopulse_local.doctor.kube_checks import error_lines
+from cryptopulse_local.doctor.machine import foreign_holder_fix
 from cryptopulse_local.doctor.probes import (
     CheckpointView,
     KafkaView,
@@ -134,7 +135,9 @@ def _not_running(target: LocalTarget, error: ProbeError) -> Finding:
             "`cryptopulse stream` (or restart `make up`)."
         )
     else:
-        fix = (
+        fix = foreign_holder_fix(
+            target, target.stream.stream_metrics_port, "STREAM_METRICS_PORT"
+        ) or (
             "Start it: `cryptopulse stream` in another terminal (or restart `make up`); the "
             f"first aggregates come 20-40 s later. Its log is {log}."
         )
