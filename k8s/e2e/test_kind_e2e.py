@@ -27,6 +27,7 @@ from kubernetes.stream import portforward
 from websockets.sync.client import connect
 
 from cryptopulse_common.contract import DEFAULT_COIN_IDS
+from cryptopulse_local.portforward import http_get
 
 # The kubernetes client and its dependencies warn about deprecated APIs they call.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -161,31 +162,6 @@ def forwarded_socket(core: client.CoreV1Api, component: str, port: int) -> socke
     sock: socket.socket = forward.socket(port)
     sock.settimeout(30)
     return sock
-
-
-def http_get(sock: socket.socket, path: str) -> tuple[int, bytes]:
-    """One HTTP/1.1 GET over the forwarded socket; reads exactly Content-Length bytes (a
-    port-forward does not always pass the server's close on)."""
-    request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    sock.sendall(request.encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    sock.close()
-    return status, body
 
 
 def test_the_api_answers_health_through_a_port_forward(core: client.CoreV1Api) -> None:

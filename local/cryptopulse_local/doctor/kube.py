@@ -30,6 +30,7 @@ from cryptopulse_local.doctor.kube_checks import (
 )
 from cryptopulse_local.doctor.report import CheckResult, Finding
 from cryptopulse_local.doctor.runner import Check
+from cryptopulse_local.portforward import http_get
 
 STRIMZI: Final = ("kafka.strimzi.io", "v1")
 SPARK: Final = ("sparkoperator.k8s.io", "v1beta2")
@@ -304,29 +305,6 @@ def _forward(target: KubeTarget, pod: Obj, port: int) -> socket.socket:
     return sock
 
 
-def _http_get(sock: socket.socket, path: str) -> tuple[int, bytes]:
-    """One HTTP/1.1 GET over a forwarded socket, reading Content-Length bytes."""
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    sock.close()
-    return status, body
-
-
 def check_prometheus(target: KubeTarget) -> Finding:
     monitors: list[Obj] = []
     for plural, kind in (("servicemonitors", "ServiceMonitor"), ("podmonitors", "PodMonitor")):
@@ -346,7 +324,7 @@ def check_prometheus(target: KubeTarget) -> Finding:
     if not servers:
         return assess_targets(monitors, None)
     try:
-        status, body = _http_get(_forward(target, servers[0], PROMETHEUS_PORT), "/api/v1/targets")
+        status, body = http_get(_forward(target, servers[0], PROMETHEUS_PORT), "/api/v1/targets")
         answer = json.loads(body) if status == 200 else None
     except (OSError, ValueError) as error:
         return Finding.warned(
